@@ -1,0 +1,78 @@
+"""raftstore's Python client: ``Client`` (threads) and ``AsyncClient`` (asyncio).
+
+Importing it needs only grpcio, protobuf and xxhash — not RocksDB or pysyncobj.
+"""
+
+from raftstore_client import operations
+from raftstore_client.aio import AsyncClient
+from raftstore_client.client import Client
+from raftstore_client.types import Meta, Record
+
+from raftstore.errors import (
+    BinNameTooLong,
+    BinTypeError,
+    ClientError,
+    ElementExists,
+    ElementNotFound,
+    Forbidden,
+    GenerationError,
+    NamespaceNotFound,
+    OpNotApplicable,
+    ParameterError,
+    PartitionUnavailable,
+    RaftstoreError,
+    RecordError,
+    RecordExists,
+    RecordNotFound,
+    RecordTooBig,
+    ResultCode,
+    ServerError,
+    ServerNotAvailable,
+    Timeout,
+    UnsupportedFeature,
+)
+from raftstore.policy import (
+    TTL_KEEP,
+    TTL_NAMESPACE_DEFAULT,
+    TTL_NEVER,
+    GenPolicy,
+    ReadMode,
+    RecordExistsAction,
+    WritePolicy,
+)
+
+__all__ = [
+    "TTL_KEEP",
+    "TTL_NAMESPACE_DEFAULT",
+    "TTL_NEVER",
+    "AsyncClient",
+    "BinNameTooLong",
+    "BinTypeError",
+    "Client",
+    "ClientError",
+    "ElementExists",
+    "ElementNotFound",
+    "Forbidden",
+    "GenPolicy",
+    "GenerationError",
+    "Meta",
+    "NamespaceNotFound",
+    "OpNotApplicable",
+    "ParameterError",
+    "PartitionUnavailable",
+    "RaftstoreError",
+    "ReadMode",
+    "Record",
+    "RecordError",
+    "RecordExists",
+    "RecordExistsAction",
+    "RecordNotFound",
+    "RecordTooBig",
+    "ResultCode",
+    "ServerError",
+    "ServerNotAvailable",
+    "Timeout",
+    "UnsupportedFeature",
+    "WritePolicy",
+    "operations",
+]

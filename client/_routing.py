@@ -1,0 +1,81 @@
+"""The client's partition table: key -> partition -> group -> leader -> address.
+
+Built from the Cluster service's partition map. Leader hints from the server update one
+group at once; a transport failure or an unknown leader makes the client refresh the
+whole map from any node that answers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+from raftstore.errors import NamespaceNotFound
+from raftstore.keys import Key
+from raftstore.v1 import cluster_pb2
+
+
+class PartitionTable:
+    """Thread-safe; every method is cheap."""
+
+    def __init__(self, seeds: list[str]) -> None:
+        self._lock = threading.Lock()
+        self._seeds = list(seeds)
+        self._nodes: dict[str, str] = {}
+        self._partition_group: dict[str, list[int]] = {}
+        self._leaders: dict[str, str] = {}
+        self._rr = itertools.count()
+        self.cluster_id = ""
+
+    def update(self, pmap: cluster_pb2.PartitionMap) -> None:
+        with self._lock:
+            self.cluster_id = pmap.cluster_id
+            self._nodes = {n.node_id: n.client_address for n in pmap.nodes}
+            self._partition_group = {ns.name: list(ns.partition_group) for ns in pmap.namespaces}
+            self._leaders = {g.group_id: g.leader_node_id for g in pmap.groups if g.leader_node_id}
+
+    @property
+    def loaded(self) -> bool:
+        return bool(self._partition_group)
+
+    def addresses(self) -> list[str]:
+        """Every address worth trying for the partition map: known nodes, then seeds."""
+        with self._lock:
+            known = list(self._nodes.values())
+        return known + [s for s in self._seeds if s not in known]
+
+    def namespaces(self) -> list[str]:
+        return sorted(self._partition_group)
+
+    def group_of(self, key: Key) -> str:
+        groups = self._partition_group.get(key.namespace)
+        if groups is None:
+            raise NamespaceNotFound(
+                f"namespace {key.namespace!r} is not configured "
+                f"(known: {', '.join(self.namespaces()) or 'none'})"
+            )
+        return f"{key.namespace}/{groups[key.partition]}"
+
+    def address_for(self, group: str) -> str:
+        """The leader's address when known, otherwise any node (which will forward)."""
+        with self._lock:
+            leader = self._leaders.get(group)
+            if leader and leader in self._nodes:
+                return self._nodes[leader]
+            nodes = list(self._nodes.values()) or self._seeds
+        return nodes[next(self._rr) % len(nodes)]
+
+    def set_leader(self, group: str, node_id: str, address: str) -> None:
+        with self._lock:
+            self._leaders[group] = node_id
+            self._nodes.setdefault(node_id, address)
+
+    def forget_leader(self, group: str) -> None:
+        with self._lock:
+            self._leaders.pop(group, None)
+
+    def forget_address(self, address: str) -> None:
+        """A node did not answer: stop routing groups to it until the map says otherwise."""
+        with self._lock:
+            dead = {n for n, a in self._nodes.items() if a == address}
+            self._leaders = {g: n for g, n in self._leaders.items() if n not in dead}

@@ -1,0 +1,87 @@
+"""Exactly-once identity of a client's writes and the retry rules that rely on it.
+
+Every write carries (client_id, seq); the state machine keeps the result of each seq it
+applied, so a retry of the same (client_id, seq) returns the original result instead of
+applying twice. That makes in-doubt writes safe to retry. ``acked_seq`` tells the server
+which results it may forget: every seq below it has been answered.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+from raftstore_client._errors import Translated
+
+from raftstore.errors import RaftstoreError, ResultCode
+
+RETRYABLE_CODES = frozenset(
+    {ResultCode.PARTITION_UNAVAILABLE, ResultCode.TIMEOUT, ResultCode.SERVER_NOT_AVAILABLE}
+)
+
+
+class Session:
+    """Allocates sequence numbers and tracks which are outstanding. Thread-safe."""
+
+    def __init__(self, client_id: bytes | None = None) -> None:
+        self.client_id = client_id or os.urandom(16)
+        self._lock = threading.Lock()
+        self._next = 1
+        self._outstanding: set[int] = set()
+
+    def begin(self) -> tuple[int, int]:
+        """A new (seq, acked_seq) for a write."""
+        with self._lock:
+            seq = self._next
+            self._next += 1
+            self._outstanding.add(seq)
+            return seq, min(self._outstanding)
+
+    def end(self, seq: int) -> None:
+        with self._lock:
+            self._outstanding.discard(seq)
+
+
+@dataclass(slots=True)
+class RetryState:
+    """Decides, after each failed attempt, whether to retry and how long to wait first.
+
+    Reads are retried on any transient failure. A write is retried when it surely did not
+    run (no leader here, partition unavailable before proposing) and, when it carries an
+    exactly-once identity, also when its outcome is in doubt. If any attempt was in doubt,
+    the final error says so: that attempt may have applied the write.
+    """
+
+    write: bool
+    exactly_once: bool
+    deadline: float
+    max_retries: int
+    attempts: int = 0
+    in_doubt: bool = False
+    backoff: float = field(default=0.02)
+
+    def next_delay(self, t: Translated) -> float | None:
+        self.attempts += 1
+        self.in_doubt = self.in_doubt or t.error.in_doubt
+        if t.error.code not in RETRYABLE_CODES:
+            return None
+        if self.write and t.error.in_doubt and not self.exactly_once:
+            return None
+        if self.attempts > self.max_retries:
+            return None
+        delay = 0.0 if t.leader_hint else self.backoff
+        self.backoff = min(self.backoff * 2, 0.5)
+        if time.monotonic() + delay >= self.deadline:
+            return None
+        return delay
+
+    def final(self, t: Translated) -> RaftstoreError:
+        err = t.error
+        if self.write and self.in_doubt and not err.in_doubt:
+            err = type(err)(err.message, code=err.code, in_doubt=True)
+        return err
+
+    def remaining(self) -> float:
+        return max(0.001, self.deadline - time.monotonic())

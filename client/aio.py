@@ -1,0 +1,222 @@
+"""The asyncio Python client: the same commands and guarantees as ``Client``.
+
+    client = await AsyncClient.connect(["127.0.0.1:3000"])
+    await client.put(("test", "users", 1), {"name": "Alice"})
+    key, meta, bins = await client.get(("test", "users", 1))
+    await client.close()
+
+Use it from one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import grpc
+from raftstore_client import _calls
+from raftstore_client import _convert as cv
+from raftstore_client._errors import translate
+from raftstore_client._routing import PartitionTable
+from raftstore_client._session import RetryState, Session
+from raftstore_client.client import _CHANNEL_OPTIONS, parse_hosts
+from raftstore_client.types import Meta, Record
+
+from raftstore.commands import Op
+from raftstore.errors import ServerNotAvailable
+from raftstore.policy import ReadMode, WritePolicy
+from raftstore.v1 import cluster_pb2, cluster_pb2_grpc, kv_pb2_grpc
+
+
+class AsyncClient:
+    """See ``Client`` for the arguments; create with ``await AsyncClient.connect(hosts)``."""
+
+    def __init__(
+        self,
+        hosts: str | Sequence[str],
+        *,
+        timeout: float = 5.0,
+        max_retries: int = 8,
+        exactly_once: bool = True,
+        read_mode: ReadMode = ReadMode.LINEARIZE,
+    ) -> None:
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.read_mode = read_mode
+        self.session = Session() if exactly_once else None
+        self._table = PartitionTable(parse_hosts(hosts))
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._stubs: dict[str, kv_pb2_grpc.KVStub] = {}
+        self._refreshing: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def connect(cls, hosts: str | Sequence[str], **kwargs: Any) -> AsyncClient:
+        client = cls(hosts, **kwargs)
+        await client.refresh()
+        return client
+
+    def _channel(self, address: str) -> grpc.aio.Channel:
+        ch = self._channels.get(address)
+        if ch is None:
+            ch = grpc.aio.insecure_channel(address, options=_CHANNEL_OPTIONS)
+            self._channels[address] = ch
+            self._stubs[address] = kv_pb2_grpc.KVStub(ch)
+        return ch
+
+    async def refresh(self) -> None:
+        errors = []
+        for address in self._table.addresses():
+            try:
+                stub = cluster_pb2_grpc.ClusterStub(self._channel(address))
+                pmap = await stub.GetPartitionMap(
+                    cluster_pb2.GetPartitionMapRequest(), timeout=min(2.0, self.timeout)
+                )
+            except grpc.RpcError as e:
+                errors.append(f"{address}: {e.code().name}")  # type: ignore[attr-defined]
+                continue
+            self._table.update(pmap)
+            return
+        raise ServerNotAvailable(f"no node answered with a partition map ({'; '.join(errors)})")
+
+    async def close(self) -> None:
+        for ch in self._channels.values():
+            await ch.close()
+        self._channels.clear()
+        self._stubs.clear()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- execution --------------------------------------------------------------------
+
+    async def _execute(self, call: _calls.Call) -> Any:
+        state = RetryState(
+            call.write,
+            self.session is not None and call.seq > 0,
+            time.monotonic() + self.timeout,
+            self.max_retries,
+        )
+        group = self._table.group_of(call.key)
+        try:
+            while True:
+                address = self._table.address_for(group)
+                self._channel(address)
+                method = getattr(self._stubs[address], call.method)
+                try:
+                    return call.parse(await method(call.request, timeout=state.remaining()))
+                except grpc.RpcError as e:
+                    t = translate(e, write=call.write, address=address)
+                    await self._learn(group, address, t)
+                    delay = state.next_delay(t)
+                    if delay is None:
+                        raise state.final(t) from None
+                    await asyncio.sleep(delay)
+        finally:
+            if call.seq and self.session is not None:
+                self.session.end(call.seq)
+
+    async def _learn(self, group: str, address: str, t: Any) -> None:
+        if t.leader_hint:
+            self._table.set_leader(group, *t.leader_hint)
+            return
+        if not t.from_server:
+            self._table.forget_address(address)
+        else:
+            self._table.forget_leader(group)
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.ensure_future(self._quiet_refresh())
+        await asyncio.shield(self._refreshing)
+
+    async def _quiet_refresh(self) -> None:
+        try:
+            await self.refresh()
+        except ServerNotAvailable:
+            pass
+
+    # --- commands (see Client for their contracts) -----------------------------------
+
+    async def put(
+        self,
+        key: Any,
+        bins: Mapping[str, Any],
+        policy: WritePolicy | None = None,
+        *,
+        ttl: int | None = None,
+    ) -> Meta:
+        return await self._execute(_calls.put(self.session, key, bins, policy, ttl))
+
+    async def get(self, key: Any, *, read_mode: ReadMode | None = None) -> Record:
+        return await self._execute(_calls.get(key, None, read_mode or self.read_mode))
+
+    async def select(
+        self, key: Any, bins: Sequence[str], *, read_mode: ReadMode | None = None
+    ) -> Record:
+        return await self._execute(_calls.get(key, list(bins), read_mode or self.read_mode))
+
+    async def exists(
+        self, key: Any, *, read_mode: ReadMode | None = None
+    ) -> tuple[Any, Meta | None]:
+        return await self._execute(_calls.exists(key, read_mode or self.read_mode))
+
+    async def delete(self, key: Any, policy: WritePolicy | None = None) -> None:
+        await self._execute(_calls.delete(self.session, key, policy))
+
+    async def touch(
+        self, key: Any, ttl: int | None = None, policy: WritePolicy | None = None
+    ) -> Meta:
+        return await self._execute(_calls.touch(self.session, key, ttl, policy))
+
+    async def operate(
+        self,
+        key: Any,
+        ops: Sequence[Op],
+        policy: WritePolicy | None = None,
+        *,
+        read_mode: ReadMode | None = None,
+    ) -> Record:
+        return await self._execute(
+            _calls.operate(
+                self.session, key, ops, policy, read_mode or self.read_mode, ordered=False
+            )
+        )
+
+    async def operate_ordered(
+        self,
+        key: Any,
+        ops: Sequence[Op],
+        policy: WritePolicy | None = None,
+        *,
+        read_mode: ReadMode | None = None,
+    ) -> Any:
+        return await self._execute(
+            _calls.operate(
+                self.session, key, ops, policy, read_mode or self.read_mode, ordered=True
+            )
+        )
+
+    async def get_many(
+        self,
+        keys: Sequence[Any],
+        bins: Sequence[str] | None = None,
+        *,
+        read_mode: ReadMode | None = None,
+    ) -> list[Record | None]:
+        parsed = [cv.key_of(k) for k in keys]
+        mode = read_mode or self.read_mode
+        groups = list(_calls.group_keys(parsed, self._table.group_of).values())
+        parts = await asyncio.gather(
+            *(
+                self._execute(_calls.batch_get([parsed[i] for i in pos], bins, mode))
+                for pos in groups
+            )
+        )
+        out: list[Record | None] = [None] * len(parsed)
+        for positions, part in zip(groups, parts, strict=True):
+            for i, rec in zip(positions, part, strict=True):
+                out[i] = rec
+        return out

@@ -1,0 +1,228 @@
+"""The ``raftstore`` command line.
+
+    raftstore node --config node.toml            run one node (what every deployment runs)
+    raftstore local --nodes 3 --data-dir DIR     a local cluster of node processes, foreground
+    raftstore put NS SET KEY bin=value ...       write bins (values are JSON, else strings)
+    raftstore get NS SET KEY [--bins a,b]        read a record
+    raftstore delete NS SET KEY                  delete a record
+    raftstore info [--json]                      nodes, group leaders, terms, applied indexes
+    raftstore bench --workload RU,50 ...         asbench-style load with a latency summary
+
+Client commands take ``--hosts`` (default $RAFTSTORE_HOSTS or 127.0.0.1:3000). Errors print
+their result code and exit 1. ``node`` and ``local`` need the server extra installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import sys
+from typing import Any
+
+from raftstore.errors import RaftstoreError
+from raftstore.policy import RecordExistsAction, WritePolicy
+
+DEFAULT_HOSTS = "127.0.0.1:3000"
+
+
+def _hosts(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--hosts",
+        default=os.environ.get("RAFTSTORE_HOSTS", DEFAULT_HOSTS),
+        help="comma-separated client addresses (default: %(default)s)",
+    )
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per command")
+
+
+def _key_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("namespace")
+    parser.add_argument("set", help='set name ("" for none)')
+    parser.add_argument("key")
+    parser.add_argument(
+        "--key-type",
+        choices=["auto", "int", "str", "bytes"],
+        default="auto",
+        help="auto: an integer if KEY looks like one, else a string; bytes: hex",
+    )
+
+
+def parse_key(args: argparse.Namespace) -> tuple[str, str, Any]:
+    raw, kind = args.key, args.key_type
+    if kind == "int" or (kind == "auto" and re.fullmatch(r"-?\d+", raw)):
+        return (args.namespace, args.set, int(raw))
+    if kind == "bytes":
+        return (args.namespace, args.set, bytes.fromhex(raw))
+    return (args.namespace, args.set, raw)
+
+
+def parse_bin(text: str) -> tuple[str, Any]:
+    """``name=value``: value as JSON (numbers, true/false, null, lists, objects, "strings"),
+    ``hex:...`` for bytes, anything else as a plain string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected bin=value, got {text!r}")
+    if value.startswith("hex:"):
+        return name, bytes.fromhex(value[4:])
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "hex:" + value.hex()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _record_json(record: Any) -> dict[str, Any]:
+    ns, st, uk, digest = record.key
+    return {
+        "key": {
+            "namespace": ns,
+            "set": st,
+            "user_key": _jsonable(uk),
+            "digest": base64.b16encode(digest).decode().lower(),
+        },
+        "meta": {
+            "gen": record.meta.gen,
+            "ttl": record.meta.ttl,
+            "last_update_ms": record.meta.last_update_ms,
+        },
+        "bins": _jsonable(record.bins),
+    }
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from raftstore_client.client import Client
+
+    return Client(args.hosts, timeout=args.timeout)
+
+
+def cmd_put(args: argparse.Namespace) -> int:
+    bins = dict(parse_bin(b) for b in args.bins)
+    policy = WritePolicy(
+        exists=RecordExistsAction[args.exists.upper()], ttl=args.ttl, send_key=args.send_key
+    )
+    with _client(args) as client:
+        meta = client.put(parse_key(args), bins, policy)
+    print(json.dumps({"gen": meta.gen, "ttl": meta.ttl}))
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        key = parse_key(args)
+        record = client.select(key, args.bins.split(",")) if args.bins else client.get(key)
+    print(json.dumps(_record_json(record), indent=None if args.compact else 2))
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        client.delete(parse_key(args))
+    print("deleted")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from raftstore_client.info import cluster_info, render_info
+
+    with _client(args) as client:
+        info = cluster_info(client)
+    print(json.dumps(info, indent=2) if args.json else render_info(info))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from raftstore_client.bench import run_bench
+
+    return run_bench(args)
+
+
+def _server(name: str) -> Any:
+    try:
+        if name == "node":
+            from raftstore_node import main as module
+        else:
+            from raftstore_node import local as module
+    except ImportError as e:
+        sys.exit(
+            f"raftstore {name}: the server is not installed ({e}); "
+            "install with: pip install 'raftstore[server]'"
+        )
+    return module
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="raftstore", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("node", help="run one node", add_help=False)
+    p.set_defaults(func=lambda a: _server("node").main(a.rest), rest=[])
+    p = sub.add_parser("local", help="run a local cluster of node processes", add_help=False)
+    p.set_defaults(func=lambda a: _server("local").main(a.rest), rest=[])
+
+    p = sub.add_parser("put", help="write bins of a record")
+    _key_args(p)
+    p.add_argument("bins", nargs="+", metavar="bin=value")
+    p.add_argument(
+        "--ttl", type=int, default=0, help="-2 keep, -1 never, 0 namespace default, >0 s"
+    )
+    p.add_argument(
+        "--exists", default="update", choices=[a.name.lower() for a in RecordExistsAction]
+    )
+    p.add_argument("--send-key", action="store_true", help="store the user key with the record")
+    _hosts(p)
+    p.set_defaults(func=cmd_put)
+
+    p = sub.add_parser("get", help="read a record")
+    _key_args(p)
+    p.add_argument("--bins", help="comma-separated bins to return (default: all)")
+    p.add_argument("--compact", action="store_true", help="one-line JSON")
+    _hosts(p)
+    p.set_defaults(func=cmd_get)
+
+    p = sub.add_parser("delete", help="delete a record")
+    _key_args(p)
+    _hosts(p)
+    p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("info", help="nodes, partition groups, leaders, terms, applied indexes")
+    p.add_argument("--json", action="store_true")
+    _hosts(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("bench", help="asbench-style benchmark")
+    from raftstore_client.bench import add_arguments
+
+    add_arguments(p)
+    _hosts(p)
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv and argv[0] in ("node", "local"):
+        return int(_server(argv[0]).main(argv[1:]) or 0)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RaftstoreError as e:
+        print(f"raftstore {args.command}: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,269 @@
+"""The synchronous Python client.
+
+    from raftstore_client import Client, WritePolicy, GenPolicy
+
+    client = Client(["127.0.0.1:3000"])
+    key = ("test", "users", "alice")
+    client.put(key, {"name": "Alice", "visits": 1})
+    key, meta, bins = client.get(key)
+    client.put(key, {"visits": 2},
+               policy=WritePolicy(gen=GenPolicy.EXPECT_GEN_EQUAL, generation=meta.gen))
+
+The client fetches the partition map, sends each command to its group's leader, follows
+leader hints, refreshes the map when a node stops answering, and retries only what is safe:
+reads, writes that surely did not run, and — because every write carries an exactly-once
+identity (client id, sequence number) that the server deduplicates — writes whose outcome
+is in doubt. An error raised after an in-doubt attempt has ``in_doubt`` set.
+
+Thread-safe: share one Client between threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import grpc
+from raftstore_client import _calls
+from raftstore_client import _convert as cv
+from raftstore_client._errors import translate
+from raftstore_client._routing import PartitionTable
+from raftstore_client._session import RetryState, Session
+from raftstore_client.types import Meta, Record
+
+from raftstore.commands import Op
+from raftstore.errors import ServerNotAvailable
+from raftstore.policy import ReadMode, WritePolicy
+from raftstore.v1 import cluster_pb2, cluster_pb2_grpc, kv_pb2_grpc
+
+MAX_MESSAGE = 64 * 1024 * 1024
+_CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE),
+    ("grpc.max_send_message_length", MAX_MESSAGE),
+]
+
+
+def parse_hosts(hosts: str | Sequence[str]) -> list[str]:
+    items = hosts.split(",") if isinstance(hosts, str) else list(hosts)
+    out = [h.strip() for h in items if h and h.strip()]
+    if not out:
+        raise ServerNotAvailable("no hosts given")
+    return out
+
+
+class Client:
+    """A connection to a raftstore cluster.
+
+    Args:
+        hosts: one or more "host:port" client addresses (a list or a comma-separated string).
+        timeout: total seconds a command may take, retries included.
+        max_retries: retries per command after the first attempt.
+        exactly_once: give writes an identity the server deduplicates (default on).
+        read_mode: default read mode (LINEARIZE).
+
+    Raises ServerNotAvailable when no host answers with a partition map.
+    """
+
+    def __init__(
+        self,
+        hosts: str | Sequence[str],
+        *,
+        timeout: float = 5.0,
+        max_retries: int = 8,
+        exactly_once: bool = True,
+        read_mode: ReadMode = ReadMode.LINEARIZE,
+    ) -> None:
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.read_mode = read_mode
+        self.session = Session() if exactly_once else None
+        self._table = PartitionTable(parse_hosts(hosts))
+        self._channels: dict[str, grpc.Channel] = {}
+        self._lock = threading.Lock()
+        self.refresh()
+
+    # --- connection management --------------------------------------------------------
+
+    def _channel(self, address: str) -> grpc.Channel:
+        with self._lock:
+            ch = self._channels.get(address)
+            if ch is None:
+                ch = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+                self._channels[address] = ch
+            return ch
+
+    def refresh(self) -> None:
+        """Fetch the partition map from the first node that answers."""
+        errors = []
+        for address in self._table.addresses():
+            try:
+                stub = cluster_pb2_grpc.ClusterStub(self._channel(address))
+                pmap = stub.GetPartitionMap(
+                    cluster_pb2.GetPartitionMapRequest(), timeout=min(2.0, self.timeout)
+                )
+            except grpc.RpcError as e:
+                errors.append(f"{address}: {e.code().name}")  # type: ignore[attr-defined]
+                continue
+            self._table.update(pmap)
+            return
+        raise ServerNotAvailable(f"no node answered with a partition map ({'; '.join(errors)})")
+
+    def close(self) -> None:
+        with self._lock:
+            for ch in self._channels.values():
+                ch.close()
+            self._channels.clear()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- execution --------------------------------------------------------------------
+
+    def _execute(self, call: _calls.Call, timeout: float | None = None) -> Any:
+        state = RetryState(
+            call.write,
+            self.session is not None and call.seq > 0,
+            time.monotonic() + (timeout or self.timeout),
+            self.max_retries,
+        )
+        group = self._table.group_of(call.key)
+        try:
+            while True:
+                address = self._table.address_for(group)
+                method = getattr(kv_pb2_grpc.KVStub(self._channel(address)), call.method)
+                try:
+                    return call.parse(method(call.request, timeout=state.remaining()))
+                except grpc.RpcError as e:
+                    t = translate(e, write=call.write, address=address)
+                    self._learn(group, address, t)
+                    delay = state.next_delay(t)
+                    if delay is None:
+                        raise state.final(t) from None
+                    time.sleep(delay)
+        finally:
+            if call.seq and self.session is not None:
+                self.session.end(call.seq)
+
+    def _learn(self, group: str, address: str, t: Any) -> None:
+        if t.leader_hint:
+            self._table.set_leader(group, *t.leader_hint)
+        elif not t.from_server:
+            self._table.forget_address(address)
+            self._try_refresh()
+        else:
+            self._table.forget_leader(group)
+            self._try_refresh()
+
+    def _try_refresh(self) -> None:
+        try:
+            self.refresh()
+        except ServerNotAvailable:
+            pass
+
+    # --- single-record commands -------------------------------------------------------
+
+    def put(
+        self,
+        key: Any,
+        bins: Mapping[str, Any],
+        policy: WritePolicy | None = None,
+        *,
+        ttl: int | None = None,
+    ) -> Meta:
+        """Write bins (a None value deletes that bin); returns the new metadata."""
+        return self._execute(_calls.put(self.session, key, bins, policy, ttl))
+
+    def get(self, key: Any, *, read_mode: ReadMode | None = None) -> Record:
+        """(key, meta, bins) of a record; raises RecordNotFound if it does not exist."""
+        return self._execute(_calls.get(key, None, read_mode or self.read_mode))
+
+    def select(self, key: Any, bins: Sequence[str], *, read_mode: ReadMode | None = None) -> Record:
+        """Like get, returning only the named bins."""
+        return self._execute(_calls.get(key, list(bins), read_mode or self.read_mode))
+
+    def exists(self, key: Any, *, read_mode: ReadMode | None = None) -> tuple[Any, Meta | None]:
+        """(key, meta) — meta is None when the record does not exist (not an error)."""
+        return self._execute(_calls.exists(key, read_mode or self.read_mode))
+
+    def delete(self, key: Any, policy: WritePolicy | None = None) -> None:
+        """Delete a record; raises RecordNotFound if it does not exist."""
+        self._execute(_calls.delete(self.session, key, policy))
+
+    def touch(self, key: Any, ttl: int | None = None, policy: WritePolicy | None = None) -> Meta:
+        """Reset a record's expiry and bump its generation."""
+        return self._execute(_calls.touch(self.session, key, ttl, policy))
+
+    def operate(
+        self,
+        key: Any,
+        ops: Sequence[Op],
+        policy: WritePolicy | None = None,
+        *,
+        read_mode: ReadMode | None = None,
+    ) -> Record:
+        """Apply operations atomically; bins hold the last result of each bin."""
+        return self._execute(
+            _calls.operate(
+                self.session, key, ops, policy, read_mode or self.read_mode, ordered=False
+            )
+        )
+
+    def operate_ordered(
+        self,
+        key: Any,
+        ops: Sequence[Op],
+        policy: WritePolicy | None = None,
+        *,
+        read_mode: ReadMode | None = None,
+    ) -> tuple[Any, Meta, list[tuple[str, Any]]]:
+        """Like operate, returning every (bin, result) in operation order."""
+        return self._execute(
+            _calls.operate(
+                self.session, key, ops, policy, read_mode or self.read_mode, ordered=True
+            )
+        )
+
+    def increment(
+        self, key: Any, bin_name: str, delta: int | float = 1, policy: WritePolicy | None = None
+    ) -> Meta:
+        from raftstore_client import operations
+
+        rec = self.operate(key, [operations.increment(bin_name, delta)], policy)
+        return rec.meta
+
+    # --- batch ------------------------------------------------------------------------
+
+    def get_many(
+        self,
+        keys: Sequence[Any],
+        bins: Sequence[str] | None = None,
+        *,
+        read_mode: ReadMode | None = None,
+    ) -> list[Record | None]:
+        """Records in the order of ``keys``; None where a record does not exist."""
+        parsed = [cv.key_of(k) for k in keys]
+        out: list[Record | None] = [None] * len(parsed)
+        mode = read_mode or self.read_mode
+        for positions in _calls.group_keys(parsed, self._table.group_of).values():
+            part = self._execute(_calls.batch_get([parsed[i] for i in positions], bins, mode))
+            for i, rec in zip(positions, part, strict=True):
+                out[i] = rec
+        return out
+
+    # --- cluster ----------------------------------------------------------------------
+
+    def partition_map(self) -> cluster_pb2.PartitionMap:
+        stub = cluster_pb2_grpc.ClusterStub(self._channel(self._table.addresses()[0]))
+        return stub.GetPartitionMap(cluster_pb2.GetPartitionMapRequest(), timeout=self.timeout)
+
+    def node_status(self, address: str) -> cluster_pb2.NodeStatus:
+        stub = cluster_pb2_grpc.ClusterStub(self._channel(address))
+        try:
+            return stub.GetNodeStatus(cluster_pb2.GetNodeStatusRequest(), timeout=self.timeout)
+        except grpc.RpcError as e:
+            raise translate(e, write=False, address=address).error from None

@@ -1,0 +1,97 @@
+"""``raftstore info``: every node's view of the cluster, merged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from raftstore.errors import RaftstoreError
+from raftstore.v1 import cluster_pb2
+
+_ROLE = {
+    cluster_pb2.RAFT_ROLE_LEADER: "leader",
+    cluster_pb2.RAFT_ROLE_FOLLOWER: "follower",
+    cluster_pb2.RAFT_ROLE_CANDIDATE: "candidate",
+}
+
+
+def cluster_info(client: Any) -> dict[str, Any]:
+    """Nodes (reachable or not), and per group: leader, term and each replica's indexes."""
+    pmap = client.partition_map()
+    nodes: list[dict[str, Any]] = []
+    groups: dict[str, dict[str, Any]] = {
+        g.group_id: {
+            "group": g.group_id,
+            "leader": g.leader_node_id or None,
+            "term": g.term,
+            "replicas": {},
+        }
+        for g in pmap.groups
+    }
+    for n in pmap.nodes:
+        entry: dict[str, Any] = {
+            "id": n.node_id,
+            "client": n.client_address,
+            "peer": n.peer_address,
+        }
+        try:
+            status = client.node_status(n.client_address)
+        except RaftstoreError as e:
+            entry.update(up=False, error=str(e))
+            nodes.append(entry)
+            continue
+        entry.update(
+            up=True,
+            uptime_s=round(status.uptime_seconds, 1),
+            version=status.version,
+            unsafe_flags=list(status.unsafe_flags),
+            connected_peers=[
+                p.node_id for p in status.peers if p.connected and p.node_id != n.node_id
+            ],
+        )
+        nodes.append(entry)
+        for g in status.groups:
+            groups.setdefault(
+                g.group_id, {"group": g.group_id, "leader": None, "term": 0, "replicas": {}}
+            )
+            groups[g.group_id]["replicas"][n.node_id] = {
+                "role": _ROLE.get(g.role, "unknown"),
+                "term": g.term,
+                "commit": g.commit_index,
+                "applied": g.applied_index,
+                "last_log": g.last_log_index,
+                "snapshot": g.snapshot_index,
+            }
+            if g.role == cluster_pb2.RAFT_ROLE_LEADER:
+                groups[g.group_id]["leader"], groups[g.group_id]["term"] = n.node_id, g.term
+    return {
+        "cluster_id": pmap.cluster_id,
+        "nodes": nodes,
+        "groups": sorted(groups.values(), key=_group_order),
+    }
+
+
+def _group_order(g: dict[str, Any]) -> tuple[str, int]:
+    ns, _, idx = g["group"].rpartition("/")
+    return ns, int(idx)
+
+
+def render_info(info: dict[str, Any]) -> str:
+    lines = [f"cluster {info['cluster_id']}", "", "nodes:"]
+    for n in info["nodes"]:
+        state = "up" if n["up"] else f"DOWN ({n.get('error', '')})"
+        extra = f"  peers={','.join(n.get('connected_peers', []))}" if n["up"] else ""
+        unsafe = f"  UNSAFE={','.join(n['unsafe_flags'])}" if n.get("unsafe_flags") else ""
+        lines.append(
+            f"  {n['id']:<6} client={n['client']:<21} peer={n['peer']:<21} {state}{extra}{unsafe}"
+        )
+    lines += ["", "partition groups (term; applied index per replica):"]
+    for g in info["groups"]:
+        replicas = "  ".join(
+            f"{nid}={r['applied']}{'*' if r['role'] == 'leader' else ''}"
+            for nid, r in sorted(g["replicas"].items())
+        )
+        lines.append(
+            f"  {g['group']:<10} leader={g['leader'] or '-':<6} term={g['term']:<4} {replicas}"
+        )
+    lines.append("  (* marks the leader)")
+    return "\n".join(lines)

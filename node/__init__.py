@@ -1,0 +1,1 @@
+"""raftstore node: the server process (gRPC services, routing, membership)."""

@@ -1,0 +1,148 @@
+"""Server side of the protobuf boundary: requests -> commands, results -> responses.
+
+Everything that can be checked without the record is checked here, before a command is
+proposed: malformed keys and values, unknown enum values, operation shapes.
+"""
+
+from __future__ import annotations
+
+from raftstore.commands import Delete, Op, Operate, OpType, Put, Read, Result, Touch
+from raftstore.errors import ParameterError
+from raftstore.keys import Key
+from raftstore.policy import GenPolicy, ReadMode, RecordExistsAction, WritePolicy
+from raftstore.v1 import kv_pb2, values_pb2
+from raftstore.wire import (
+    bins_from_pb,
+    bins_to_pb,
+    key_from_pb,
+    key_to_pb,
+    value_from_pb,
+    value_to_pb,
+)
+
+
+def _enum(cls: type, value: int, default: int, what: str) -> object:
+    if value == 0:
+        return cls(default)
+    try:
+        return cls(value)
+    except ValueError:
+        raise ParameterError(f"unknown {what} {value}") from None
+
+
+def write_policy(msg: kv_pb2.WritePolicy) -> WritePolicy:
+    return WritePolicy(
+        exists=_enum(
+            RecordExistsAction, msg.exists, RecordExistsAction.UPDATE, "record-exists action"
+        ),
+        gen=_enum(GenPolicy, msg.generation_policy, GenPolicy.NONE, "generation policy"),
+        generation=msg.generation,
+        ttl=msg.ttl,
+        send_key=msg.send_key,
+        durable_delete=msg.durable_delete,
+    ).validate()
+
+
+def read_mode(msg: kv_pb2.ReadPolicy) -> ReadMode:
+    return _enum(ReadMode, msg.read_mode, ReadMode.LINEARIZE, "read mode")  # type: ignore[return-value]
+
+
+def put_command(req: kv_pb2.PutRequest) -> Put:
+    if not req.bins:
+        raise ParameterError("put needs at least one bin")
+    return Put(key_from_pb(req.key), bins_from_pb(req.bins), write_policy(req.policy))
+
+
+def get_command(req: kv_pb2.GetRequest) -> Read:
+    bins = tuple(req.bins) if req.bins else None
+    return Read(key_from_pb(req.key), bins, req.header_only)
+
+
+def exists_command(req: kv_pb2.ExistsRequest) -> Read:
+    return Read(key_from_pb(req.key), None, header_only=True)
+
+
+def delete_command(req: kv_pb2.DeleteRequest) -> Delete:
+    return Delete(key_from_pb(req.key), write_policy(req.policy))
+
+
+def touch_command(req: kv_pb2.TouchRequest) -> Touch:
+    return Touch(key_from_pb(req.key), write_policy(req.policy))
+
+
+def operate_command(req: kv_pb2.OperateRequest) -> Operate:
+    if not req.operations:
+        raise ParameterError("operate needs at least one operation")
+    ops = tuple(_op(o) for o in req.operations)
+    return Operate(key_from_pb(req.key), ops, write_policy(req.policy))
+
+
+def _op(msg: kv_pb2.Operation) -> Op:
+    try:
+        kind = OpType(msg.type)
+    except ValueError:
+        raise ParameterError(f"unknown operation type {msg.type}") from None
+    return Op(
+        type=kind,
+        bin=msg.bin,
+        value=value_from_pb(msg.value) if msg.HasField("value") else None,
+        index=msg.index,
+        count=msg.count if msg.HasField("count") else None,
+        map_key=value_from_pb(msg.map_key) if msg.HasField("map_key") else None,
+    )
+
+
+def batch_read(msg: kv_pb2.BatchRead) -> Read:
+    return Read(key_from_pb(msg.key), tuple(msg.bins) if msg.bins else None, msg.header_only)
+
+
+# --- responses ------------------------------------------------------------------------
+
+
+def ttl_seconds(void_time_ms: int, now_ms: int) -> int:
+    if void_time_ms == 0:
+        return -1
+    return max(1, -(-(void_time_ms - now_ms) // 1000))
+
+
+def metadata(result: Result, now_ms: int, out: values_pb2.RecordMetadata) -> None:
+    out.generation = result.generation
+    out.ttl = ttl_seconds(result.void_time_ms, now_ms)
+    out.last_update_ms = result.last_update_ms
+
+
+def write_response(key: Key, result: Result, now_ms: int) -> kv_pb2.WriteResponse:
+    resp = kv_pb2.WriteResponse()
+    key_to_pb(key, resp.key)
+    metadata(result, now_ms, resp.metadata)
+    return resp
+
+
+def record(key: Key, result: Result, now_ms: int, out: values_pb2.Record) -> None:
+    key_to_pb(key, out.key)
+    metadata(result, now_ms, out.metadata)
+    if result.bins:
+        bins_to_pb(result.bins, out.bins)
+
+
+def get_response(key: Key, result: Result, now_ms: int) -> kv_pb2.GetResponse:
+    resp = kv_pb2.GetResponse()
+    record(key, result, now_ms, resp.record)
+    return resp
+
+
+def exists_response(result: Result, now_ms: int) -> kv_pb2.ExistsResponse:
+    resp = kv_pb2.ExistsResponse(exists=result.ok)
+    if result.ok:
+        metadata(result, now_ms, resp.metadata)
+    return resp
+
+
+def operate_response(key: Key, result: Result, now_ms: int) -> kv_pb2.OperateResponse:
+    resp = kv_pb2.OperateResponse()
+    key_to_pb(key, resp.record.key)
+    metadata(result, now_ms, resp.record.metadata)
+    for bin_name, value in result.op_results:
+        value_to_pb(value, resp.results.add(bin=bin_name).value)
+        value_to_pb(value, resp.record.bins[bin_name])
+    return resp

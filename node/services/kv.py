@@ -1,0 +1,323 @@
+"""The KV service: single-record commands and batch reads.
+
+Each handler converts its request (bad input fails here, before anything is proposed),
+finds the key's group and lets the Dispatcher run it locally or at the leader. Locally, a
+write is proposed to the group's Raft log and answered once applied; a LINEARIZE read
+goes through the log as well (a read barrier), so a deposed leader cannot answer it from
+stale state; an ALLOW_REPLICA read is answered from this replica's applied state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from raftstore_node import convert
+from raftstore_node.dispatch import NoLeaderHint
+from raftstore_node.forwarder import RelayedError
+from raftstore_node.status import abort
+
+from raftstore.commands import Read, Request, Result
+from raftstore.errors import (
+    RaftstoreError,
+    ResultCode,
+    ServerError,
+    Timeout,
+    error_for,
+)
+from raftstore.policy import ReadMode
+from raftstore.replication.group import GroupReplica
+from raftstore.v1 import kv_pb2, kv_pb2_grpc
+from raftstore.wire import key_to_pb
+
+KV = "/raftstore.v1.KV/"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _consume(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()
+
+
+async def propose(group: GroupReplica, request: Request, deadline: float, write: bool) -> Result:
+    """Propose and wait for the applied result until ``deadline`` (monotonic)."""
+    fut = group.propose(request)
+    fut.add_done_callback(_consume)
+    try:
+        return await asyncio.wait_for(asyncio.shield(fut), max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        raise Timeout(
+            f"group {group.group_id}: no result before the deadline", in_doubt=write
+        ) from None
+
+
+def _raise_for(result: Result) -> Result:
+    if result.code != ResultCode.OK:
+        raise error_for(result.code, result.message)
+    return result
+
+
+class KVService(kv_pb2_grpc.KVServicer):
+    def __init__(self, node: Any) -> None:
+        self._node = node
+        self._router = node.router
+        self._dispatcher = node.dispatcher
+
+    # --- plumbing -------------------------------------------------------------------
+
+    async def _serve(self, context: grpc.aio.ServicerContext, handler: Callable[[], Any]) -> Any:
+        try:
+            return await handler()
+        except NoLeaderHint as e:
+            await abort(context, e, e.hint)
+        except RelayedError as e:
+            context.set_trailing_metadata(e.metadata)
+            await context.abort(e.code, e.details)
+        except RaftstoreError as e:
+            await abort(context, e)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a bug: answer, log, keep serving
+            self._node.log_unexpected(e)
+            await abort(context, ServerError(f"internal error: {type(e).__name__}"))
+
+    def _request(self, header: kv_pb2.RequestHeader, command: Any) -> Request:
+        return Request(command, header.client_id, header.seq, header.acked_seq)
+
+    async def _write(
+        self,
+        context: grpc.aio.ServicerContext,
+        method: str,
+        request: Any,
+        command: Any,
+        respond: Callable[[Any, Result, int], Any],
+        response_type: Any,
+    ) -> Any:
+        group = self._router.group_for(command.key)
+
+        async def local(deadline: float) -> Any:
+            result = await propose(group, self._request(request.header, command), deadline, True)
+            return respond(command.key, _raise_for(result), now_ms())
+
+        return await self._dispatcher.run(
+            context=context,
+            group=group,
+            method=KV + method,
+            request=request,
+            response_type=response_type,
+            local=local,
+            write=True,
+            no_forward=request.header.no_forward,
+        )
+
+    async def _read(
+        self,
+        context: grpc.aio.ServicerContext,
+        method: str,
+        request: Any,
+        read: Read,
+        mode: ReadMode,
+        evaluate: Callable[[Result], Any],
+        response_type: Any,
+    ) -> Any:
+        group = self._router.group_for(read.key)
+        if mode is ReadMode.ALLOW_REPLICA:
+            return evaluate(self._node.local_read(group, read))
+
+        async def local(deadline: float) -> Any:
+            return evaluate(await self._node.linearizable_read(group, read, deadline))
+
+        return await self._dispatcher.run(
+            context=context,
+            group=group,
+            method=KV + method,
+            request=request,
+            response_type=response_type,
+            local=local,
+            write=False,
+            no_forward=request.header.no_forward,
+        )
+
+    # --- commands -------------------------------------------------------------------
+
+    async def Put(self, request: kv_pb2.PutRequest, context: grpc.aio.ServicerContext) -> Any:
+        return await self._serve(
+            context,
+            lambda: self._write(
+                context,
+                "Put",
+                request,
+                convert.put_command(request),
+                convert.write_response,
+                kv_pb2.WriteResponse,
+            ),
+        )
+
+    async def Delete(self, request: kv_pb2.DeleteRequest, context: grpc.aio.ServicerContext) -> Any:
+        return await self._serve(
+            context,
+            lambda: self._write(
+                context,
+                "Delete",
+                request,
+                convert.delete_command(request),
+                convert.write_response,
+                kv_pb2.WriteResponse,
+            ),
+        )
+
+    async def Touch(self, request: kv_pb2.TouchRequest, context: grpc.aio.ServicerContext) -> Any:
+        return await self._serve(
+            context,
+            lambda: self._write(
+                context,
+                "Touch",
+                request,
+                convert.touch_command(request),
+                convert.write_response,
+                kv_pb2.WriteResponse,
+            ),
+        )
+
+    async def Operate(
+        self, request: kv_pb2.OperateRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        return await self._serve(
+            context,
+            lambda: self._write(
+                context,
+                "Operate",
+                request,
+                convert.operate_command(request),
+                convert.operate_response,
+                kv_pb2.OperateResponse,
+            ),
+        )
+
+    async def Get(self, request: kv_pb2.GetRequest, context: grpc.aio.ServicerContext) -> Any:
+        async def handler() -> Any:
+            read = convert.get_command(request)
+            return await self._read(
+                context,
+                "Get",
+                request,
+                read,
+                convert.read_mode(request.policy),
+                lambda r: convert.get_response(read.key, _raise_for(r), now_ms()),
+                kv_pb2.GetResponse,
+            )
+
+        return await self._serve(context, handler)
+
+    async def Exists(self, request: kv_pb2.ExistsRequest, context: grpc.aio.ServicerContext) -> Any:
+        def evaluate(result: Result) -> Any:
+            if result.code not in (ResultCode.OK, ResultCode.KEY_NOT_FOUND):
+                raise error_for(result.code, result.message)
+            return convert.exists_response(result, now_ms())
+
+        async def handler() -> Any:
+            read = convert.exists_command(request)
+            return await self._read(
+                context,
+                "Exists",
+                request,
+                read,
+                convert.read_mode(request.policy),
+                evaluate,
+                kv_pb2.ExistsResponse,
+            )
+
+        return await self._serve(context, handler)
+
+    async def BatchGet(
+        self, request: kv_pb2.BatchGetRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        return await self._serve(context, lambda: self._batch_get(request, context))
+
+    # --- batch ------------------------------------------------------------------------
+
+    async def _batch_get(
+        self, request: kv_pb2.BatchGetRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        reads = [convert.batch_read(r) for r in request.reads]
+        by_group: dict[str, list[int]] = defaultdict(list)
+        groups: dict[str, GroupReplica] = {}
+        for i, read in enumerate(reads):
+            group = self._router.group_for(read.key)
+            groups[group.group_id] = group
+            by_group[group.group_id].append(i)
+        mode = convert.read_mode(request.policy)
+        response = kv_pb2.BatchGetResponse()
+        slots = [response.records.add() for _ in reads]
+        await asyncio.gather(
+            *(
+                self._batch_group(context, request, groups[gid], idx, reads, mode, slots)
+                for gid, idx in by_group.items()
+            )
+        )
+        return response
+
+    async def _batch_group(
+        self,
+        context: grpc.aio.ServicerContext,
+        request: kv_pb2.BatchGetRequest,
+        group: GroupReplica,
+        idx: list[int],
+        reads: list[Read],
+        mode: ReadMode,
+        slots: list[kv_pb2.BatchRecord],
+    ) -> None:
+        sub = kv_pb2.BatchGetRequest(header=request.header, policy=request.policy)
+        sub.reads.extend(request.reads[i] for i in idx)
+        try:
+            if mode is ReadMode.ALLOW_REPLICA:
+                part = self._batch_local(
+                    [self._node.local_read(group, reads[i]) for i in idx], idx, reads
+                )
+            else:
+
+                async def local(deadline: float) -> Any:
+                    results = await asyncio.gather(
+                        *(self._node.linearizable_read(group, reads[i], deadline) for i in idx)
+                    )
+                    return self._batch_local(list(results), idx, reads)
+
+                part = await self._dispatcher.run(
+                    context=context,
+                    group=group,
+                    method=KV + "BatchGet",
+                    request=sub,
+                    response_type=kv_pb2.BatchGetResponse,
+                    local=local,
+                    write=False,
+                    no_forward=request.header.no_forward,
+                )
+            for i, rec in zip(idx, part.records, strict=True):
+                slots[i].CopyFrom(rec)
+        except (RaftstoreError, RelayedError) as e:
+            code = e.code if isinstance(e, RaftstoreError) else ResultCode.PARTITION_UNAVAILABLE
+            for i in idx:
+                slots[i].result_code = int(code)
+                slots[i].message = str(e)
+                key_to_pb(reads[i].key, slots[i].record.key)
+
+    @staticmethod
+    def _batch_local(
+        results: list[Result], idx: list[int], reads: list[Read]
+    ) -> kv_pb2.BatchGetResponse:
+        out = kv_pb2.BatchGetResponse()
+        now = now_ms()
+        for i, result in zip(idx, results, strict=True):
+            rec = out.records.add(result_code=int(result.code), message=result.message)
+            if result.ok:
+                convert.record(reads[i].key, result, now, rec.record)
+            else:
+                key_to_pb(reads[i].key, rec.record.key)
+        return out

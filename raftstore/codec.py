@@ -1,0 +1,188 @@
+"""Encoding of replicated log entries: ``commands.Entry`` <-> ``raftstore.v1.Entry`` bytes.
+
+The envelope is protobuf with a format version; bin values, operation values and user
+keys inside it are msgpack so that every replica decodes them in one C call (str and
+bytes stay distinct, floats stay floats). Decoding validates the format version and the
+shape of every command and raises ``CodecError`` on anything else.
+"""
+
+from __future__ import annotations
+
+import msgpack
+from google.protobuf.message import DecodeError
+
+from raftstore.commands import (
+    Command,
+    Delete,
+    Entry,
+    Op,
+    Operate,
+    OpType,
+    Put,
+    Read,
+    Request,
+    Touch,
+)
+from raftstore.keys import Key
+from raftstore.policy import GenPolicy, RecordExistsAction, WritePolicy
+from raftstore.v1 import command_pb2 as pb
+
+FORMAT_VERSION = 1
+
+
+class CodecError(ValueError):
+    """A log entry could not be decoded."""
+
+
+def pack(value: object) -> bytes:
+    return msgpack.packb(value, use_bin_type=True)
+
+
+def unpack(data: bytes) -> object:
+    return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True)
+
+
+# --- encoding -------------------------------------------------------------------------
+
+
+def encode_entry(entry: Entry) -> bytes:
+    msg = pb.Entry(format_version=FORMAT_VERSION, now_ms=entry.now_ms)
+    for request in entry.requests:
+        _encode_request(request, msg.requests.add())
+    return msg.SerializeToString()
+
+
+def _encode_request(request: Request, out: pb.Request) -> None:
+    out.client_id = request.client_id
+    out.seq = request.seq
+    out.acked_seq = request.acked_seq
+    cmd = request.command
+    if isinstance(cmd, Put):
+        _encode_key(cmd.key, out.put.key)
+        out.put.bins = pack(dict(cmd.bins))
+        _encode_policy(cmd.policy, out.put.policy)
+    elif isinstance(cmd, Read):
+        _encode_key(cmd.key, out.read.key)
+        out.read.all_bins = cmd.bins is None
+        out.read.bins.extend(cmd.bins or ())
+        out.read.header_only = cmd.header_only
+    elif isinstance(cmd, Delete):
+        _encode_key(cmd.key, out.delete.key)
+        _encode_policy(cmd.policy, out.delete.policy)
+    elif isinstance(cmd, Touch):
+        _encode_key(cmd.key, out.touch.key)
+        _encode_policy(cmd.policy, out.touch.policy)
+    elif isinstance(cmd, Operate):
+        _encode_key(cmd.key, out.operate.key)
+        for op in cmd.ops:
+            _encode_op(op, out.operate.ops.add())
+        _encode_policy(cmd.policy, out.operate.policy)
+    else:
+        raise TypeError(f"not a command: {cmd!r}")
+
+
+def _encode_key(key: Key, out: pb.CommandKey) -> None:
+    out.namespace = key.namespace
+    out.set = key.set_name
+    out.digest = key.digest
+    if key.user_key is not None:
+        out.user_key = pack(key.user_key)
+
+
+def _encode_policy(policy: WritePolicy, out: pb.CommandPolicy) -> None:
+    out.exists = int(policy.exists)
+    out.generation_policy = int(policy.gen)
+    out.generation = policy.generation
+    out.ttl = policy.ttl
+    out.send_key = policy.send_key
+    out.durable_delete = policy.durable_delete
+
+
+def _encode_op(op: Op, out: pb.CommandOp) -> None:
+    out.type = int(op.type)
+    out.bin = op.bin
+    out.value = pack(op.value)
+    out.index = op.index
+    if op.count is not None:
+        out.has_count = True
+        out.count = op.count
+    out.map_key = pack(op.map_key)
+
+
+# --- decoding -------------------------------------------------------------------------
+
+
+def decode_entry(data: bytes) -> Entry:
+    msg = pb.Entry()
+    try:
+        msg.ParseFromString(data)
+    except DecodeError as e:
+        raise CodecError(f"malformed entry: {e}") from None
+    if msg.format_version != FORMAT_VERSION:
+        raise CodecError(f"unsupported entry format version {msg.format_version}")
+    try:
+        requests = tuple(_decode_request(r) for r in msg.requests)
+    except (ValueError, TypeError, msgpack.UnpackException) as e:
+        raise CodecError(f"malformed command: {e}") from None
+    return Entry(now_ms=msg.now_ms, requests=requests)
+
+
+def _decode_request(msg: pb.Request) -> Request:
+    return Request(
+        command=_decode_command(msg),
+        client_id=msg.client_id,
+        seq=msg.seq,
+        acked_seq=msg.acked_seq,
+    )
+
+
+def _decode_command(msg: pb.Request) -> Command:
+    kind = msg.WhichOneof("command")
+    if kind == "put":
+        bins = unpack(msg.put.bins)
+        if not isinstance(bins, dict):
+            raise CodecError("put bins are not a map")
+        return Put(_decode_key(msg.put.key), bins, _decode_policy(msg.put.policy))
+    if kind == "read":
+        r = msg.read
+        bins = None if r.all_bins else tuple(r.bins)
+        return Read(_decode_key(r.key), bins, r.header_only)
+    if kind == "delete":
+        return Delete(_decode_key(msg.delete.key), _decode_policy(msg.delete.policy))
+    if kind == "touch":
+        return Touch(_decode_key(msg.touch.key), _decode_policy(msg.touch.policy))
+    if kind == "operate":
+        ops = tuple(_decode_op(o) for o in msg.operate.ops)
+        return Operate(_decode_key(msg.operate.key), ops, _decode_policy(msg.operate.policy))
+    raise CodecError(f"unknown command kind {kind!r}")
+
+
+def _decode_key(msg: pb.CommandKey) -> Key:
+    user_key = unpack(msg.user_key) if msg.user_key else None
+    if user_key is not None and not isinstance(user_key, (int, str, bytes)):
+        raise CodecError("user key has an unsupported type")
+    if len(msg.digest) != 16:
+        raise CodecError("digest must be 16 bytes")
+    return Key(msg.namespace, msg.set, user_key, msg.digest)
+
+
+def _decode_policy(msg: pb.CommandPolicy) -> WritePolicy:
+    return WritePolicy(
+        exists=RecordExistsAction(msg.exists),
+        gen=GenPolicy(msg.generation_policy),
+        generation=msg.generation,
+        ttl=msg.ttl,
+        send_key=msg.send_key,
+        durable_delete=msg.durable_delete,
+    )
+
+
+def _decode_op(msg: pb.CommandOp) -> Op:
+    return Op(
+        type=OpType(msg.type),
+        bin=msg.bin,
+        value=unpack(msg.value) if msg.value else None,
+        index=msg.index,
+        count=msg.count if msg.has_count else None,
+        map_key=unpack(msg.map_key) if msg.map_key else None,
+    )

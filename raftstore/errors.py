@@ -1,0 +1,201 @@
+"""Result codes and the one exception hierarchy shared by server and client.
+
+Result codes keep Aerospike's numbers where the concept exists; negative codes are
+client-side conditions, as in Aerospike's clients.
+
+Exception tree::
+
+    RaftstoreError                      (code, message, in_doubt)
+    ├── ClientError                     -1  client-side misuse or failure
+    │   └── ServerNotAvailable          -8  no node could be reached
+    ├── ServerError                      1  unexpected server condition
+    ├── RecordError                         a condition of one record
+    │   ├── RecordNotFound               2
+    │   ├── GenerationError              3
+    │   ├── RecordExists                 5
+    │   ├── BinTypeError                12
+    │   ├── RecordTooBig                13
+    │   ├── BinNameTooLong              21
+    │   ├── ElementNotFound             23
+    │   ├── ElementExists               24
+    │   └── OpNotApplicable             26
+    ├── ParameterError                   4  malformed request, wrong value type
+    ├── Timeout                          9
+    ├── PartitionUnavailable            11  no leader reachable for the partition
+    ├── UnsupportedFeature              16
+    ├── NamespaceNotFound               20
+    └── Forbidden                       22
+
+``in_doubt`` is true when a write may have been applied although no success was seen
+(for example a timeout after the command was proposed), as Aerospike's clients report
+since Jepsen's 2018 analysis. ``error_for(code, ...)`` builds the right subclass.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ResultCode(IntEnum):
+    """Aerospike-numbered result codes; negative values are client-side."""
+
+    SERVER_NOT_AVAILABLE = -8
+    CLIENT_ERROR = -1
+    OK = 0
+    SERVER_ERROR = 1
+    KEY_NOT_FOUND = 2
+    GENERATION_ERROR = 3
+    PARAMETER_ERROR = 4
+    KEY_EXISTS = 5
+    TIMEOUT = 9
+    PARTITION_UNAVAILABLE = 11
+    BIN_TYPE_ERROR = 12
+    RECORD_TOO_BIG = 13
+    UNSUPPORTED_FEATURE = 16
+    NAMESPACE_NOT_FOUND = 20
+    BIN_NAME_TOO_LONG = 21
+    FORBIDDEN = 22
+    ELEMENT_NOT_FOUND = 23
+    ELEMENT_EXISTS = 24
+    OP_NOT_APPLICABLE = 26
+
+
+class RaftstoreError(Exception):
+    """Base of every raftstore error.
+
+    Attributes:
+        code: the ResultCode.
+        message: human-readable detail.
+        in_doubt: the command may have been applied although this error was raised.
+    """
+
+    default_code = ResultCode.SERVER_ERROR
+
+    def __init__(
+        self, message: str = "", *, code: ResultCode | None = None, in_doubt: bool = False
+    ) -> None:
+        self.code = ResultCode(code if code is not None else self.default_code)
+        self.message = message or self.code.name.lower().replace("_", " ")
+        self.in_doubt = in_doubt
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        doubt = " (in doubt: the write may have been applied)" if self.in_doubt else ""
+        return f"{self.code.name} ({int(self.code)}): {self.message}{doubt}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, code={self.code.name}, "
+            f"in_doubt={self.in_doubt})"
+        )
+
+
+class ClientError(RaftstoreError):
+    default_code = ResultCode.CLIENT_ERROR
+
+
+class ServerNotAvailable(ClientError):
+    default_code = ResultCode.SERVER_NOT_AVAILABLE
+
+
+class ServerError(RaftstoreError):
+    default_code = ResultCode.SERVER_ERROR
+
+
+class RecordError(RaftstoreError):
+    """A condition of one record (it exists, it does not, its bins have other types...)."""
+
+
+class RecordNotFound(RecordError):
+    default_code = ResultCode.KEY_NOT_FOUND
+
+
+class GenerationError(RecordError):
+    default_code = ResultCode.GENERATION_ERROR
+
+
+class RecordExists(RecordError):
+    default_code = ResultCode.KEY_EXISTS
+
+
+class BinTypeError(RecordError):
+    default_code = ResultCode.BIN_TYPE_ERROR
+
+
+class RecordTooBig(RecordError):
+    default_code = ResultCode.RECORD_TOO_BIG
+
+
+class BinNameTooLong(RecordError):
+    default_code = ResultCode.BIN_NAME_TOO_LONG
+
+
+class ElementNotFound(RecordError):
+    default_code = ResultCode.ELEMENT_NOT_FOUND
+
+
+class ElementExists(RecordError):
+    default_code = ResultCode.ELEMENT_EXISTS
+
+
+class OpNotApplicable(RecordError):
+    default_code = ResultCode.OP_NOT_APPLICABLE
+
+
+class ParameterError(RaftstoreError):
+    default_code = ResultCode.PARAMETER_ERROR
+
+
+class Timeout(RaftstoreError):
+    default_code = ResultCode.TIMEOUT
+
+
+class PartitionUnavailable(RaftstoreError):
+    default_code = ResultCode.PARTITION_UNAVAILABLE
+
+
+class UnsupportedFeature(RaftstoreError):
+    default_code = ResultCode.UNSUPPORTED_FEATURE
+
+
+class NamespaceNotFound(RaftstoreError):
+    default_code = ResultCode.NAMESPACE_NOT_FOUND
+
+
+class Forbidden(RaftstoreError):
+    default_code = ResultCode.FORBIDDEN
+
+
+_BY_CODE: dict[ResultCode, type[RaftstoreError]] = {
+    cls.default_code: cls
+    for cls in (
+        ClientError,
+        ServerNotAvailable,
+        ServerError,
+        RecordNotFound,
+        GenerationError,
+        RecordExists,
+        BinTypeError,
+        RecordTooBig,
+        BinNameTooLong,
+        ElementNotFound,
+        ElementExists,
+        OpNotApplicable,
+        ParameterError,
+        Timeout,
+        PartitionUnavailable,
+        UnsupportedFeature,
+        NamespaceNotFound,
+        Forbidden,
+    )
+}
+
+
+def error_for(code: int, message: str = "", *, in_doubt: bool = False) -> RaftstoreError:
+    """Return the exception for a result code (ServerError for unknown codes)."""
+    try:
+        rc = ResultCode(code)
+    except ValueError:
+        return ServerError(f"unknown result code {code}: {message}", in_doubt=in_doubt)
+    cls = _BY_CODE.get(rc, RaftstoreError)
+    return cls(message, code=rc, in_doubt=in_doubt)

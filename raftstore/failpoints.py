@@ -1,0 +1,85 @@
+"""Named failpoints: places in the node where a test can make the process crash or stall.
+
+Disabled unless the node runs with --enable-failpoints (or the environment variable
+RAFTSTORE_FAILPOINTS is set when it starts). When disabled, ``hit`` is a no-op that costs
+one attribute check.
+
+Points: ``journal.before_fsync``, ``journal.after_fsync``, ``apply.before``,
+``apply.after`` (applied, before any reply), ``snapshot.install``.
+
+Actions: ``crash`` (SIGKILL to this process: nothing is flushed, like kill -9),
+``delay:<ms>`` (blocks the raft loop), ``off``. ``skip`` lets that many hits pass first.
+RAFTSTORE_FAILPOINTS="name=action[@skip],..." arms points at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+POINTS = frozenset(
+    {
+        "journal.before_fsync",
+        "journal.after_fsync",
+        "apply.before",
+        "apply.after",
+        "snapshot.install",
+    }
+)
+
+
+class FailpointError(ValueError):
+    pass
+
+
+@dataclass(slots=True)
+class _Armed:
+    action: str
+    skip: int
+
+
+class Failpoints:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._armed: dict[str, _Armed] = {}
+
+    def arm(self, name: str, action: str, skip: int = 0) -> None:
+        if not self.enabled:
+            raise FailpointError(
+                "failpoints are disabled (start the node with --enable-failpoints)"
+            )
+        if name not in POINTS:
+            raise FailpointError(f"unknown failpoint {name!r}; known: {sorted(POINTS)}")
+        if action == "off":
+            self._armed.pop(name, None)
+            return
+        if action != "crash" and not (action.startswith("delay:") and action[6:].isdigit()):
+            raise FailpointError(f"unknown action {action!r}: use crash, delay:<ms> or off")
+        self._armed[name] = _Armed(action, max(0, skip))
+        log.warning("failpoint %s armed: %s (after %d hits)", name, action, skip)
+
+    def arm_from_env(self, spec: str) -> None:
+        for item in filter(None, (s.strip() for s in spec.split(","))):
+            name, _, rest = item.partition("=")
+            action, _, skip = rest.partition("@")
+            self.arm(name, action, int(skip or 0))
+
+    def hit(self, name: str) -> None:
+        if not self._armed:
+            return
+        armed = self._armed.get(name)
+        if armed is None:
+            return
+        if armed.skip > 0:
+            armed.skip -= 1
+            return
+        if armed.action == "crash":
+            log.critical("failpoint %s: crashing", name)
+            os.kill(os.getpid(), signal.SIGKILL)
+        else:
+            time.sleep(int(armed.action[6:]) / 1000)

@@ -1,0 +1,396 @@
+"""One replica of one partition group: a thin adapter around pysyncobj's SyncObj.
+
+The adapter decodes a log entry, hands it to the pure state machine and lets the store
+commit the result together with the entry's index. Everything else here exists to close
+pysyncobj's gaps (see DESIGN.md):
+
+- journal: ``DurableJournal`` (checksummed, fsynced) replaces pysyncobj's mmap journal;
+  the leader fsyncs before each tick computes the commit index (its own vote), and a
+  follower fsyncs before any acknowledgement leaves (``GroupTransport.send``);
+- transport: ``GroupTransport`` carries messages over the authenticated ``PeerMesh``
+  instead of pickling them to anyone who connects, and checks their shape on receipt;
+- apply: entries are protobuf envelopes applied by ``_apply_entry``; nothing replicated
+  is pickled, and an entry at or below the store's applied index (a replay after a
+  restart) is skipped, so no entry is applied twice;
+- snapshots: RocksDB checkpoints (no fork), see ``snapshot.py``.
+
+pysyncobj 0.3.17 internals touched (and only here and in ``journal.attach_journal``):
+``_SyncObj__doApplyCommand`` is overridden; the journal is swapped in after construction.
+
+Thread: every method runs on the node's asyncio loop thread (the raft loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pysyncobj import SyncObj, SyncObjConf
+from pysyncobj.config import FAIL_REASON
+from pysyncobj.node import Node
+from pysyncobj.syncobj import _COMMAND_TYPE
+from pysyncobj.transport import Transport
+
+from raftstore.codec import decode_entry, encode_entry
+from raftstore.commands import Entry, Request, Result
+from raftstore.errors import PartitionUnavailable, RaftstoreError, ServerError, Timeout
+from raftstore.replication.journal import DurableJournal, attach_journal
+from raftstore.replication.messages import check_message
+from raftstore.replication.snapshot import Manifest, extract_db, read_manifest, write_snapshot
+from raftstore.state_machine import StateMachine
+from raftstore.storage.rocks import RocksStore
+
+log = logging.getLogger(__name__)
+
+_REGULAR = bytes((_COMMAND_TYPE.REGULAR,))
+MAX_ENTRY_BYTES = 4 * 1024 * 1024
+MAX_ENTRY_REQUESTS = 2048
+
+
+class NotLeader(PartitionUnavailable):
+    """This replica is not the group's leader; the command was not proposed."""
+
+    def __init__(self, group_id: str, leader_id: str | None) -> None:
+        super().__init__(f"group {group_id}: not the leader (leader: {leader_id or 'unknown'})")
+        self.leader_id = leader_id
+
+
+@dataclass(frozen=True, slots=True)
+class RaftTiming:
+    """Raft timing (seconds). Check-quorum: a leader that has not heard from a majority
+    for ``leader_lease`` steps down; keep it at most the minimum election timeout."""
+
+    heartbeat: float = 0.1
+    election_min: float = 1.0
+    election_max: float = 2.0
+    leader_lease: float = 1.0
+    snapshot_entries: int = 20000
+    snapshot_seconds: float = 600.0
+
+
+class GroupTransport(Transport):
+    """pysyncobj Transport of one group over the node's PeerMesh."""
+
+    def __init__(self, mesh: Any, group_id: str, self_node: Node, others: list[Node]) -> None:
+        super().__init__(None, self_node, others)
+        self._mesh = mesh
+        self._group_id = group_id
+        self._nodes = {n.id: n for n in others}
+        self.journal: DurableJournal | None = None
+        self.held: list[tuple[Node, Any]] = []
+        self.on_received: Callable[[], None] = lambda: None
+
+    def send(self, node: Node, message: Any) -> bool:
+        """Send now, or hold the message until the entries it acknowledges are durable.
+
+        A successful ``next_node_idx`` tells the leader that every entry below its index is
+        in this replica's log — Raft counts that towards a commit — so it leaves only once
+        the journal is durable up to there. Messages after a held one wait behind it.
+        """
+        if self.held or not self._durable(message):
+            self.held.append((node, message))
+            self.on_received()
+            return True
+        return bool(self._mesh.send(node.id, self._group_id, message))
+
+    def _durable(self, message: Any) -> bool:
+        if message.get("type") != "next_node_idx" or not message.get("success"):
+            return True
+        return (
+            self.journal is None or message["next_node_idx"] - 1 <= self.journal.durable_last_index
+        )
+
+    def release(self) -> None:
+        """Send the held messages whose entries are durable now, in order."""
+        while self.held and self._durable(self.held[0][1]):
+            node, message = self.held.pop(0)
+            self._mesh.send(node.id, self._group_id, message)
+
+    def deliver(self, peer_id: str, message: Any) -> None:
+        node = self._nodes.get(peer_id)
+        if node is None:
+            log.warning("group %s: message from non-member %s dropped", self._group_id, peer_id)
+            return
+        problem = check_message(message)
+        if problem is not None:
+            log.warning(
+                "group %s: malformed message from %s dropped: %s", self._group_id, peer_id, problem
+            )
+            return
+        self._onMessageReceived(node, message)
+        self.on_received()
+
+    def peer_up(self, peer_id: str) -> None:
+        if peer_id in self._nodes:
+            self._onNodeConnected(self._nodes[peer_id])
+
+    def peer_down(self, peer_id: str) -> None:
+        if peer_id in self._nodes:
+            self._onNodeDisconnected(self._nodes[peer_id])
+
+    def addNode(self, node: Node) -> None:
+        self._nodes[node.id] = node
+
+    def dropNode(self, node: Node) -> None:
+        self._nodes.pop(node.id, None)
+
+
+class GroupReplica(SyncObj):  # type: ignore[misc]
+    """This node's replica of partition group ``group_id``."""
+
+    def __init__(
+        self,
+        *,
+        group_id: str,
+        self_id: str,
+        member_ids: list[str],
+        directory: Path,
+        state_machine: StateMachine,
+        mesh: Any,
+        timing: RaftTiming,
+        loop: asyncio.AbstractEventLoop,
+        fsync: bool = True,
+        failpoints: Callable[[str], None] | None = None,
+    ) -> None:
+        self.group_id = group_id
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.store = RocksStore(directory / "db")
+        self.journal = DurableJournal(directory / "journal", fsync=fsync, failpoints=failpoints)
+        self._state_machine = state_machine
+        self._loop = loop
+        self._failpoints = failpoints or (lambda name: None)
+        self._pending: list[tuple[Request, asyncio.Future[Result]]] = []
+        self._last_now_ms = 0
+        self._snapshot_file = directory / "snapshot"
+        self.snapshot_index = 0
+        self._reconcile_with_snapshot()
+        self_node = Node(self_id)
+        others = [Node(m) for m in member_ids if m != self_id]
+        self.transport = GroupTransport(mesh, group_id, self_node, others)
+        super().__init__(
+            self_node, others, conf=self._conf(timing), nodeClass=Node, transport=self.transport
+        )
+        attach_journal(self, self.journal)
+        self.transport.journal = self.journal
+        self.on_dirty: Callable[[GroupReplica], None] = lambda g: None
+        self.transport.on_received = lambda: self.on_dirty(self)
+
+    def _conf(self, timing: RaftTiming) -> SyncObjConf:
+        return SyncObjConf(
+            autoTick=False,
+            appendEntriesUseBatch=False,  # send as soon as an entry is appended
+            commandsWaitLeader=False,
+            appendEntriesPeriod=timing.heartbeat,
+            raftMinTimeout=timing.election_min,
+            raftMaxTimeout=timing.election_max,
+            leaderFallbackTimeout=timing.leader_lease,
+            connectionTimeout=max(3.5, timing.election_max),
+            appendEntriesBatchSizeBytes=4 * MAX_ENTRY_BYTES,
+            logCompactionMinEntries=timing.snapshot_entries,
+            logCompactionMinTime=timing.snapshot_seconds,
+            logCompactionBatchSize=1024 * 1024,
+            fullDumpFile=str(self._snapshot_file),
+            serializer=self._serialize,
+            deserializer=self._deserialize,
+            useFork=False,
+        )
+
+    # --- proposing --------------------------------------------------------------------
+
+    def propose(self, request: Request) -> asyncio.Future[Result]:
+        """Queue a request for the next entry; the future resolves once it is applied.
+
+        Raises (through the future) NotLeader when this replica cannot propose, Timeout
+        (in doubt) when the outcome cannot be known.
+        """
+        fut: asyncio.Future[Result] = self._loop.create_future()
+        self._pending.append((request, fut))
+        self.on_dirty(self)
+        return fut
+
+    def _flush_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        if not self._isLeader():
+            err = NotLeader(self.group_id, self.leader_id)
+            for _, fut in pending:
+                if not fut.done():
+                    fut.set_exception(err)
+            return
+        now_ms = max(time.time_ns() // 1_000_000, self._last_now_ms)
+        self._last_now_ms = now_ms
+        batch: list[tuple[Request, asyncio.Future[Result]]] = []
+        for item in pending:
+            if item[1].done():
+                continue  # the caller gave up before it was proposed
+            batch.append(item)
+            if len(batch) >= MAX_ENTRY_REQUESTS:
+                self._propose_entry(now_ms, batch)
+                batch = []
+        if batch:
+            self._propose_entry(now_ms, batch)
+
+    def _propose_entry(
+        self, now_ms: int, batch: list[tuple[Request, asyncio.Future[Result]]]
+    ) -> None:
+        data = encode_entry(Entry(now_ms, tuple(r for r, _ in batch)))
+        if len(data) > MAX_ENTRY_BYTES and len(batch) > 1:
+            half = len(batch) // 2
+            self._propose_entry(now_ms, batch[:half])
+            self._propose_entry(now_ms, batch[half:])
+            return
+        futures = [f for _, f in batch]
+        self._applyCommand(
+            data, lambda res, err: self._on_applied(futures, res, err), _COMMAND_TYPE.REGULAR
+        )
+
+    def _on_applied(self, futures: list[asyncio.Future[Result]], results: Any, err: int) -> None:
+        if err == FAIL_REASON.SUCCESS and isinstance(results, list):
+            for fut, res in zip(futures, results, strict=True):
+                if not fut.done():
+                    fut.set_result(res)
+            return
+        exc = _failure(self.group_id, err, self.leader_id)
+        for fut in futures:
+            if not fut.done():
+                fut.set_exception(exc)
+
+    # --- applying (pysyncobj calls this for every committed entry, in order) --------
+
+    def _SyncObj__doApplyCommand(self, command: bytes) -> Any:
+        if command[:1] != _REGULAR:
+            return SyncObj._SyncObj__doApplyCommand(self, command)
+        index = self.raftLastApplied + 1
+        if index <= self.store.applied_index():
+            return None  # replayed after a restart: already in RocksDB
+        entry = decode_entry(command[1:])
+        self._failpoints("apply.before")
+        results = self._state_machine.apply(entry, self.store, index)
+        # A later leader never stamps an entry earlier than one it has applied.
+        self._last_now_ms = max(self._last_now_ms, entry.now_ms)
+        self._failpoints("apply.after")
+        return results
+
+    # --- ticking ------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """One step: release durable acknowledgements, propose queued requests, then run
+        pysyncobj's tick.
+
+        pysyncobj's tick counts the leader's whole log towards the commit index, so the
+        driver ticks a group only when its journal is durable; the sync here is a safety
+        net that costs nothing then.
+        """
+        if self.journal.needs_sync:
+            self.journal.sync()
+        self.transport.release()
+        self._flush_pending()
+        self._onTick(0.0)
+
+    # --- status -------------------------------------------------------------------------
+
+    @property
+    def is_leader(self) -> bool:
+        return bool(self._isLeader())
+
+    @property
+    def leader_id(self) -> str | None:
+        leader = self._getLeader()
+        return leader.id if leader is not None else None
+
+    @property
+    def term(self) -> int:
+        return int(self.raftCurrentTerm)
+
+    def status(self) -> dict[str, Any]:
+        st = self.getStatus()
+        return {
+            "group_id": self.group_id,
+            "role": {0: "follower", 1: "candidate", 2: "leader"}[st["state"]],
+            "term": st["raft_term"],
+            "leader": self.leader_id,
+            "commit_index": st["commit_idx"],
+            "applied_index": st["last_applied"],
+            "last_log_index": self.journal.last_index,
+            "first_log_index": self.journal.first_index,
+            "log_entries": st["log_len"],
+            "store_applied_index": self.store.applied_index(),
+            "snapshot_index": self.snapshot_index,
+        }
+
+    # --- snapshots ----------------------------------------------------------------------
+
+    def _serialize(self, path: str, data: tuple[Any, Any, Any]) -> None:
+        last, prev, cluster = data
+        checkpoint = self.directory / "snapshot.checkpoint"
+        shutil.rmtree(checkpoint, ignore_errors=True)
+        self.store.make_durable()  # the journal is about to drop these entries
+        self.store.checkpoint(checkpoint)
+        manifest = Manifest(
+            self.group_id,
+            tuple(last),
+            tuple(prev),
+            tuple(sorted(n.id for n in cluster)),
+            self.store.applied_index(),
+        )
+        try:
+            write_snapshot(path, manifest, checkpoint)
+        finally:
+            shutil.rmtree(checkpoint, ignore_errors=True)
+        self.snapshot_index = last[1]
+        log.info("group %s: snapshot at index %d", self.group_id, last[1])
+
+    def _deserialize(self, path: str) -> tuple[Any, Any, Any]:
+        manifest = read_manifest(path)
+        if manifest.applied_index > self.store.applied_index():
+            self._failpoints("snapshot.install")
+            target = self.directory / "db.incoming"
+            extract_db(path, target)
+            self.store.replace_with(target)
+            log.info(
+                "group %s: installed snapshot at index %d", self.group_id, manifest.last_entry[1]
+            )
+        self.snapshot_index = manifest.last_entry[1]
+        cluster = [Node(n) for n in manifest.cluster]
+        return manifest.last_entry, manifest.prev_entry, cluster
+
+    def _reconcile_with_snapshot(self) -> None:
+        """Trim the journal to start at the snapshot, as pysyncobj expects after a restart.
+
+        A crash between writing a snapshot and compacting the journal leaves a journal
+        that starts earlier; pysyncobj would then discard the whole journal.
+        """
+        if not self._snapshot_file.exists() or len(self.journal) < 2:
+            return
+        manifest = read_manifest(self._snapshot_file)
+        self.snapshot_index = manifest.last_entry[1]
+        first = self.journal.first_index
+        pos = manifest.prev_entry[1] - first
+        if 0 < pos < len(self.journal) - 1 and self.journal[pos] == manifest.prev_entry:
+            self.journal.deleteEntriesTo(pos)
+            self.journal.sync()
+
+    def close(self) -> None:
+        try:
+            self._doDestroy()
+        finally:
+            self.store.close()
+            self.journal.close()
+
+
+def _failure(group_id: str, err: int, leader_id: str | None) -> RaftstoreError:
+    if err in (FAIL_REASON.MISSING_LEADER, FAIL_REASON.NOT_LEADER):
+        return NotLeader(group_id, leader_id)
+    if err in (FAIL_REASON.QUEUE_FULL, FAIL_REASON.DISCARDED):
+        return PartitionUnavailable(f"group {group_id}: command not committed ({err})")
+    if err == FAIL_REASON.REQUEST_DENIED:
+        return ServerError(f"group {group_id}: request denied")
+    return Timeout(f"group {group_id}: outcome unknown ({err})", in_doubt=True)

@@ -1,0 +1,459 @@
+"""Peer mesh: one authenticated TCP connection per pair of nodes, carrying every group.
+
+pysyncobj pickles its messages and trusts whoever reaches its port. raftstore's nodes
+never hand unauthenticated bytes to pickle or to pysyncobj: peers speak this protocol.
+
+Handshake (the node with the greater id dials)::
+
+    dialer   -> HELLO     {cluster, node, nonce_d}
+    acceptor -> CHALLENGE {node, nonce_a, mac_a}   mac_a = K(secret, "acceptor" | transcript)
+    dialer   -> PROOF     {mac_d}                  mac_d = K(secret, "dialer" | transcript)
+
+``K`` is keyed BLAKE2b and the transcript binds both nonces, the cluster id and both node
+ids, so each side proves knowledge of the shared cluster secret without revealing it and
+a recorded handshake cannot be replayed. Each direction then derives its own session key.
+
+Frames after the handshake: ``[u32 length][payload][16-byte tag]`` where the tag is keyed
+BLAKE2b over a per-direction frame counter and the payload, so frames cannot be forged,
+replayed, reordered or moved to another connection. The payload is msgpack
+``[group_id, message]`` (``group_id`` "" for node-level messages such as pings); only
+frames with a valid tag are decoded, and msgpack decodes plain data only.
+
+Anything else (bad magic, wrong cluster, unknown node, bad MAC, oversized or truncated
+frames, garbage) closes the connection and is logged; the node keeps running.
+
+Fault injection (tests only, enabled by the node flag --enable-fault-injection):
+``block(peers)`` silently drops every frame to and from those peers, like a network
+partition; connections then time out as they would on a real network.
+
+Thread: everything runs on the node's asyncio event loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import os
+import random
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import msgpack
+
+log = logging.getLogger(__name__)
+
+MAGIC = b"RSPEER1\n"
+MAX_HANDSHAKE_FRAME = 1024
+MAX_FRAME = 64 * 1024 * 1024
+MAX_WRITE_BUFFER = 512 * 1024 * 1024
+TAG_SIZE = 16
+HANDSHAKE_TIMEOUT = 5.0
+PING_INTERVAL = 0.5
+IDLE_TIMEOUT = 3.0
+_LEN = struct.Struct(">I")
+_SEQ = struct.Struct(">Q")
+
+
+class MeshHandler(Protocol):
+    def on_peer_up(self, peer_id: str) -> None: ...
+    def on_peer_down(self, peer_id: str) -> None: ...
+    def on_message(self, peer_id: str, group_id: str, message: Any) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PeerAddress:
+    node_id: str
+    host: str
+    port: int
+
+
+def _mac(key: bytes, *parts: bytes) -> bytes:
+    h = hashlib.blake2b(key=key[:64], digest_size=32)
+    for p in parts:
+        h.update(_LEN.pack(len(p)))
+        h.update(p)
+    return h.digest()
+
+
+class _HandshakeError(Exception):
+    pass
+
+
+class PeerConnection(asyncio.Protocol):
+    """One TCP connection: handshake, then authenticated frames. Created by PeerMesh."""
+
+    def __init__(self, mesh: PeerMesh, *, dialer: bool, expected_peer: str | None) -> None:
+        self.mesh = mesh
+        self.dialer = dialer
+        self.peer_id = expected_peer
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.state = "hello" if not dialer else "challenge"
+        self.nonce = os.urandom(32)
+        self.peer_nonce = b""
+        self.send_key = b""
+        self.recv_key = b""
+        self.send_seq = 0
+        self.recv_seq = 0
+        self.last_recv = mesh.loop.time()
+        self.closed = False
+        self._timeout = mesh.loop.call_later(HANDSHAKE_TIMEOUT, self._handshake_timeout)
+
+    # --- asyncio.Protocol -------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        if self.dialer:
+            hello = {
+                "cluster": self.mesh.cluster_id,
+                "node": self.mesh.node_id,
+                "nonce": self.nonce,
+            }
+            self._write_plain(MAGIC + msgpack.packb(hello, use_bin_type=True))
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        self.buffer += data
+        self.last_recv = self.mesh.loop.time()
+        try:
+            while not self.closed and self._process_one():
+                pass
+        except _HandshakeError as e:
+            self.mesh.security_event(self, str(e))
+            self.close()
+        except Exception:
+            log.exception("peer connection %s: failed to process input", self.describe())
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._timeout.cancel()
+        self.mesh._connection_closed(self)
+
+    # --- framing ----------------------------------------------------------------------
+
+    def _process_one(self) -> bool:
+        if len(self.buffer) < 4:
+            return False
+        (length,) = _LEN.unpack_from(self.buffer)
+        limit = MAX_FRAME if self.state == "open" else MAX_HANDSHAKE_FRAME
+        if length > limit:
+            raise _HandshakeError(f"frame of {length} bytes exceeds {limit} in state {self.state}")
+        extra = TAG_SIZE if self.state == "open" else 0
+        if len(self.buffer) < 4 + length + extra:
+            return False
+        body = bytes(self.buffer[4 : 4 + length])
+        tag = bytes(self.buffer[4 + length : 4 + length + extra])
+        del self.buffer[: 4 + length + extra]
+        if self.state == "open":
+            self._on_frame(body, tag)
+        else:
+            self._on_handshake(body)
+        return True
+
+    def _write_plain(self, body: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(_LEN.pack(len(body)) + body)
+
+    def send_frame(self, body: bytes) -> bool:
+        if self.closed or self.state != "open" or self.transport is None:
+            return False
+        if self.transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+            log.warning("peer %s is not reading; dropping the connection", self.peer_id)
+            self.close()
+            return False
+        tag = _mac(self.send_key, _SEQ.pack(self.send_seq), body)[:TAG_SIZE]
+        self.send_seq += 1
+        self.transport.write(_LEN.pack(len(body)) + body + tag)
+        return True
+
+    def _on_frame(self, body: bytes, tag: bytes) -> None:
+        expect = _mac(self.recv_key, _SEQ.pack(self.recv_seq), body)[:TAG_SIZE]
+        if not hmac.compare_digest(expect, tag):
+            raise _HandshakeError("frame authentication failed")
+        self.recv_seq += 1
+        self.mesh._frame_received(self, body)
+
+    # --- handshake --------------------------------------------------------------------
+
+    def _transcript(
+        self, dialer_id: str, acceptor_id: str, nonce_d: bytes, nonce_a: bytes
+    ) -> bytes:
+        return b"|".join(
+            [
+                self.mesh.cluster_id.encode(),
+                dialer_id.encode(),
+                acceptor_id.encode(),
+                nonce_d,
+                nonce_a,
+            ]
+        )
+
+    def _on_handshake(self, body: bytes) -> None:
+        if self.state == "hello":
+            self._on_hello(body)
+        elif self.state == "challenge":
+            self._on_challenge(body)
+        elif self.state == "proof":
+            self._on_proof(body)
+        else:
+            raise _HandshakeError(f"unexpected handshake frame in state {self.state}")
+
+    @staticmethod
+    def _decode_small(body: bytes) -> dict[str, Any]:
+        try:
+            msg = msgpack.unpackb(
+                body, raw=False, max_bin_len=256, max_str_len=256, max_array_len=16, max_map_len=16
+            )
+        except Exception as e:
+            raise _HandshakeError(f"malformed handshake: {type(e).__name__}") from None
+        if not isinstance(msg, dict):
+            raise _HandshakeError("malformed handshake: not a map")
+        return msg
+
+    @staticmethod
+    def _field(msg: dict[str, Any], name: str, kind: type) -> Any:
+        value = msg.get(name)
+        if not isinstance(value, kind):
+            raise _HandshakeError(f"malformed handshake: field {name!r}")
+        return value
+
+    def _on_hello(self, body: bytes) -> None:
+        if not body.startswith(MAGIC):
+            raise _HandshakeError("not a raftstore peer (bad magic)")
+        msg = self._decode_small(body[len(MAGIC) :])
+        cluster = self._field(msg, "cluster", str)
+        peer = self._field(msg, "node", str)
+        nonce = self._field(msg, "nonce", bytes)
+        if cluster != self.mesh.cluster_id:
+            raise _HandshakeError(f"peer belongs to cluster {cluster!r}")
+        if peer not in self.mesh.peers or len(nonce) != 32:
+            raise _HandshakeError(f"unknown peer {peer!r}")
+        if peer in self.mesh.blocked:
+            self.state = "dropped"  # partitioned: ignore, let the handshake time out
+            return
+        self.peer_id, self.peer_nonce = peer, nonce
+        transcript = self._transcript(peer, self.mesh.node_id, nonce, self.nonce)
+        mac = _mac(self.mesh.secret, b"acceptor", transcript)
+        self._write_plain(
+            msgpack.packb(
+                {"node": self.mesh.node_id, "nonce": self.nonce, "mac": mac}, use_bin_type=True
+            )
+        )
+        self.state = "proof"
+
+    def _on_challenge(self, body: bytes) -> None:
+        msg = self._decode_small(body)
+        peer = self._field(msg, "node", str)
+        nonce = self._field(msg, "nonce", bytes)
+        mac = self._field(msg, "mac", bytes)
+        if peer != self.peer_id or len(nonce) != 32:
+            raise _HandshakeError(f"expected peer {self.peer_id!r}, got {peer!r}")
+        transcript = self._transcript(self.mesh.node_id, peer, self.nonce, nonce)
+        if not hmac.compare_digest(mac, _mac(self.mesh.secret, b"acceptor", transcript)):
+            raise _HandshakeError("peer failed to prove the cluster secret")
+        self.peer_nonce = nonce
+        self._write_plain(
+            msgpack.packb({"mac": _mac(self.mesh.secret, b"dialer", transcript)}, use_bin_type=True)
+        )
+        self._open(transcript)
+
+    def _on_proof(self, body: bytes) -> None:
+        msg = self._decode_small(body)
+        mac = self._field(msg, "mac", bytes)
+        assert self.peer_id is not None
+        transcript = self._transcript(self.peer_id, self.mesh.node_id, self.peer_nonce, self.nonce)
+        if not hmac.compare_digest(mac, _mac(self.mesh.secret, b"dialer", transcript)):
+            raise _HandshakeError("peer failed to prove the cluster secret")
+        self._open(transcript)
+
+    def _open(self, transcript: bytes) -> None:
+        d2a = _mac(self.mesh.secret, b"session d->a", transcript)
+        a2d = _mac(self.mesh.secret, b"session a->d", transcript)
+        self.send_key, self.recv_key = (d2a, a2d) if self.dialer else (a2d, d2a)
+        self.state = "open"
+        self._timeout.cancel()
+        self.mesh._connection_open(self)
+
+    def _handshake_timeout(self) -> None:
+        if self.state != "open" and not self.closed:
+            if self.state != "dropped":
+                log.info("peer connection %s: handshake timed out", self.describe())
+            self.close()
+
+    # --- misc ---------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        peer = "?"
+        if self.transport is not None:
+            peer = str(self.transport.get_extra_info("peername"))
+        return f"{self.peer_id or 'unknown'}@{peer}"
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._timeout.cancel()
+            if self.transport is not None:
+                self.transport.abort()
+
+
+class PeerMesh:
+    """All peer connections of one node. Create, then ``await start()``."""
+
+    def __init__(
+        self,
+        *,
+        node_id: str,
+        listen: tuple[str, int],
+        peers: dict[str, tuple[str, int]],
+        secret: bytes,
+        cluster_id: str,
+        handler: MeshHandler,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        if len(secret) < 16:
+            raise ValueError("the cluster secret must be at least 16 bytes")
+        self.node_id = node_id
+        self.listen_addr = listen
+        self.peers = {p: a for p, a in peers.items() if p != node_id}
+        self.secret = secret
+        self.cluster_id = cluster_id
+        self.handler = handler
+        self.loop = loop or asyncio.get_event_loop()
+        self.blocked: set[str] = set()
+        self.security_events = 0
+        self._open: dict[str, PeerConnection] = {}
+        self._dialing: set[str] = set()
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._on_frame_hook: Callable[[str, bytes], None] | None = None
+
+    async def start(self) -> None:
+        host, port = self.listen_addr
+        self._server = await self.loop.create_server(
+            lambda: PeerConnection(self, dialer=False, expected_peer=None),
+            host,
+            port,
+            reuse_address=True,
+        )
+        for peer in self.peers:
+            if self.node_id > peer:
+                self._tasks.append(self.loop.create_task(self._dial_forever(peer)))
+        self._tasks.append(self.loop.create_task(self._keepalive()))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        for conn in list(self._open.values()):
+            conn.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    # --- sending ----------------------------------------------------------------------
+
+    def is_connected(self, peer_id: str) -> bool:
+        return peer_id in self._open
+
+    def connected_peers(self) -> list[str]:
+        return sorted(self._open)
+
+    def send(self, peer_id: str, group_id: str, message: Any) -> bool:
+        """Queue a message for a peer; False if there is no open connection (message lost)."""
+        if peer_id in self.blocked:
+            return False
+        conn = self._open.get(peer_id)
+        if conn is None:
+            return False
+        return conn.send_frame(msgpack.packb([group_id, message], use_bin_type=True))
+
+    # --- fault injection ----------------------------------------------------------------
+
+    def block(self, peer_ids: set[str]) -> None:
+        self.blocked = {p for p in peer_ids if p in self.peers}
+        log.warning("fault injection: traffic with %s is dropped", sorted(self.blocked) or "nobody")
+
+    def is_blocked(self, peer_id: str) -> bool:
+        return peer_id in self.blocked
+
+    # --- connection management ---------------------------------------------------------
+
+    async def _dial_forever(self, peer: str) -> None:
+        backoff = 0.05
+        while not self._stopping:
+            if peer not in self._open and peer not in self.blocked:
+                host, port = self.peers[peer]
+                try:
+                    await self.loop.create_connection(
+                        lambda p=peer: PeerConnection(self, dialer=True, expected_peer=p),
+                        host,
+                        port,
+                    )
+                    backoff = 0.05
+                except OSError:
+                    backoff = min(backoff * 2, 1.0)
+            await asyncio.sleep(
+                backoff * (0.5 + random.random()) if peer not in self._open else 0.2
+            )
+
+    async def _keepalive(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(PING_INTERVAL)
+            now = self.loop.time()
+            for peer, conn in list(self._open.items()):
+                if now - conn.last_recv > IDLE_TIMEOUT:
+                    log.warning(
+                        "peer %s silent for %.1fs; closing the connection",
+                        peer,
+                        now - conn.last_recv,
+                    )
+                    conn.close()
+                    self._connection_closed(conn)
+                else:
+                    self.send(peer, "", {"type": "ping"})
+
+    def _connection_open(self, conn: PeerConnection) -> None:
+        assert conn.peer_id is not None
+        old = self._open.get(conn.peer_id)
+        self._open[conn.peer_id] = conn
+        if old is not None:
+            old.close()
+            self.handler.on_peer_down(conn.peer_id)
+        log.info("peer %s connected (%s)", conn.peer_id, "outgoing" if conn.dialer else "incoming")
+        self.handler.on_peer_up(conn.peer_id)
+
+    def _connection_closed(self, conn: PeerConnection) -> None:
+        if conn.peer_id is not None and self._open.get(conn.peer_id) is conn:
+            del self._open[conn.peer_id]
+            log.info("peer %s disconnected", conn.peer_id)
+            self.handler.on_peer_down(conn.peer_id)
+
+    def security_event(self, conn: PeerConnection, reason: str) -> None:
+        self.security_events += 1
+        log.warning("peer connection %s rejected: %s", conn.describe(), reason)
+
+    def _frame_received(self, conn: PeerConnection, body: bytes) -> None:
+        peer = conn.peer_id
+        assert peer is not None
+        if peer in self.blocked:
+            return
+        try:
+            decoded = msgpack.unpackb(body, raw=False, use_list=False, strict_map_key=False)
+        except Exception as e:
+            log.warning("peer %s sent an undecodable frame (%s); dropped", peer, type(e).__name__)
+            return
+        if not (isinstance(decoded, tuple) and len(decoded) == 2 and isinstance(decoded[0], str)):
+            log.warning("peer %s sent a frame of unexpected shape; dropped", peer)
+            return
+        group_id, message = decoded
+        if group_id == "":
+            return  # node-level: pings only keep the connection alive
+        self.handler.on_message(peer, group_id, message)

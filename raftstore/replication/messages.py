@@ -1,0 +1,93 @@
+"""Shape checks for pysyncobj messages received from peers.
+
+pysyncobj indexes into messages without checking them. Every message from the mesh is
+checked here first; anything unexpected is dropped (and logged by the caller) instead of
+raising inside pysyncobj. Only the message types raftstore uses are accepted: commands
+are never forwarded through pysyncobj ('apply_command'), and oversized entries are never
+split into pickled 'transmission' chunks (the entry size cap is below the batch size).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+_REQUIRED: dict[str, dict[str, type]] = {
+    "request_vote": {"term": int, "last_log_index": int, "last_log_term": int},
+    "response_vote": {"term": int},
+    "append_entries": {"term": int, "commit_index": int},
+    "next_node_idx": {"next_node_idx": int, "reset": bool, "success": bool},
+    "timeout_now": {"term": int},
+}
+_OPTIONAL_APPEND = {"entries", "prevLogIdx", "prevLogTerm", "serialized"}
+
+
+def _is_int(v: object) -> bool:
+    return type(v) is int and v >= 0
+
+
+def _check_fields(message: dict[str, Any], required: dict[str, type]) -> str | None:
+    for name, kind in required.items():
+        value = message.get(name)
+        if kind is int and not _is_int(value):
+            return f"field {name!r} must be a non-negative int"
+        if kind is bool and type(value) is not bool:
+            return f"field {name!r} must be a bool"
+    return None
+
+
+def _check_entries(entries: object) -> str | None:
+    if not isinstance(entries, tuple):
+        return "entries must be a sequence"
+    for e in entries:
+        if not (
+            isinstance(e, tuple)
+            and len(e) == 3
+            and isinstance(e[0], bytes)
+            and e[0]
+            and _is_int(e[1])
+            and _is_int(e[2])
+        ):
+            return "malformed log entry"
+    idx = [e[1] for e in entries]
+    if any(b != a + 1 for a, b in itertools.pairwise(idx)):
+        return "entries are not consecutive"
+    return None
+
+
+def _check_append(message: dict[str, Any]) -> str | None:
+    extra = set(message) - set(_REQUIRED["append_entries"]) - _OPTIONAL_APPEND - {"type"}
+    if extra:
+        return f"unexpected fields {sorted(extra)}"
+    if "prevLogIdx" in message:
+        for name in ("prevLogIdx", "prevLogTerm"):
+            if not _is_int(message.get(name)):
+                return f"field {name!r} must be a non-negative int"
+        return _check_entries(message.get("entries", ()))
+    serialized = message.get("serialized")
+    if serialized is None:
+        return None
+    if not (
+        isinstance(serialized, tuple)
+        and len(serialized) == 3
+        and isinstance(serialized[0], bytes)
+        and type(serialized[1]) is bool
+        and type(serialized[2]) is bool
+    ):
+        return "malformed snapshot chunk"
+    return None
+
+
+def check_message(message: object) -> str | None:
+    """None if ``message`` is a well-formed pysyncobj message raftstore accepts, else why not."""
+    if not isinstance(message, dict):
+        return "message is not a map"
+    kind = message.get("type")
+    if kind not in _REQUIRED:
+        return f"unsupported message type {kind!r}"
+    problem = _check_fields(message, _REQUIRED[kind])
+    if problem is None and kind == "append_entries":
+        problem = _check_append(message)
+    elif problem is None and set(message) - set(_REQUIRED[kind]) - {"type"}:
+        problem = "unexpected fields"
+    return problem

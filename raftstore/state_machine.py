@@ -1,0 +1,513 @@
+"""The replicated state machine: applies log entries to a record store.
+
+``StateMachine.apply(entry, store, index)`` runs every request of an entry in order
+against an overlay of the store (a request sees the effects of earlier ones in the same
+entry), then commits all changes with ``index`` in one ``store.commit``. It is
+deterministic: time comes only from ``entry.now_ms``; it reads no clock and draws no
+random numbers. Bad input inside a command never raises: it becomes that request's
+Result code and changes nothing. Only errors of the store itself propagate.
+
+Semantics are Aerospike's (see MISSION.md): record-exists actions, generation checks,
+TTL -> void time, expired records treated as absent, null deleting a bin, a record left
+without bins being deleted, max record size.
+
+Exactly-once: a write request with a ``client_id`` is deduplicated through that
+client's ``Session``, kept in the record store (so it is replicated, snapshotted and
+survives restarts like a record): a retry of a seq whose Result is cached gets that
+Result without applying again; a seq below the session's floor (acknowledged, or evicted
+beyond SESSION_MAX_RESULTS) is refused with PARAMETER_ERROR. Reads are never cached.
+Corrupt stored rows are store errors: they propagate rather than become a Result.
+
+Thread: called only from the raft apply thread of the owning partition group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from raftstore.commands import Command, Delete, Entry, Operate, Put, Read, Request, Result, Touch
+from raftstore.errors import (
+    GenerationError,
+    NamespaceNotFound,
+    ParameterError,
+    RaftstoreError,
+    RecordExists,
+    RecordNotFound,
+    RecordTooBig,
+    ResultCode,
+)
+from raftstore.keys import DIGEST_SIZE, Key, UserKey, user_key_bytes
+from raftstore.namespaces import NamespaceConfig
+from raftstore.operations import apply_ops, is_read_only, validate_ops
+from raftstore.policy import (
+    TTL_KEEP,
+    TTL_NAMESPACE_DEFAULT,
+    TTL_NEVER,
+    GenPolicy,
+    RecordExistsAction,
+    WritePolicy,
+)
+from raftstore.records import (
+    NEVER_EXPIRES,
+    Record,
+    decode_record,
+    encode_record,
+    is_expired,
+    next_generation,
+)
+from raftstore.storage.base import Changes, RecordStore
+from raftstore.values import Value, decode_value, encode_value, normalize_bins, validate_bin_name
+
+SESSION_FORMAT_VERSION = 1
+SESSION_MAX_RESULTS = 1024
+SESSION_IDLE_RESET_MS = 3600 * 1000
+
+# Errors raised for malformed command objects (wrong field types...): each is a
+# deterministic consequence of the input, so it becomes PARAMETER_ERROR.
+_MALFORMED = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
+
+
+class _StoreFailure(Exception):
+    """Wraps an error of the store (its cause) so request handling lets it through."""
+
+
+# --- overlay --------------------------------------------------------------------------
+
+
+class _Overlay:
+    """The store as one entry sees it: committed rows plus the entry's pending changes."""
+
+    __slots__ = ("_dirty_sessions", "_records", "_row_changes", "_sessions", "_store")
+
+    def __init__(self, store: RecordStore) -> None:
+        self._store = store
+        self._records: dict[tuple[str, bytes], Record | None] = {}
+        self._row_changes: dict[tuple[str, bytes], bytes | None] = {}
+        self._sessions: dict[bytes, Session | None] = {}
+        self._dirty_sessions: dict[bytes, Session] = {}
+
+    def record(self, key: Key) -> Record | None:
+        """The record under ``key`` (expired or not), or None."""
+        row = (key.namespace, key.digest)
+        if row not in self._records:
+            self._records[row] = _guarded(lambda: _decode_optional(self._store.get(*row)))
+        return self._records[row]
+
+    def live_record(self, key: Key, now_ms: int) -> Record | None:
+        """The record under ``key`` unless absent or expired at ``now_ms``."""
+        record = self.record(key)
+        return None if record is None or is_expired(record, now_ms) else record
+
+    def put_record(self, key: Key, record: Record | None, data: bytes | None) -> None:
+        """Stage ``record`` (None deletes) whose encoding is ``data``."""
+        row = (key.namespace, key.digest)
+        self._records[row] = record
+        self._row_changes[row] = data
+
+    def session(self, client_id: bytes) -> Session | None:
+        """The client's session as of the requests applied so far, or None."""
+        if client_id not in self._sessions:
+            self._sessions[client_id] = _guarded(
+                lambda: _decode_session_optional(self._store.get_session(client_id))
+            )
+        return self._sessions[client_id]
+
+    def put_session(self, client_id: bytes, session: Session) -> None:
+        """Stage ``session``; it is encoded once when the entry's changes are taken."""
+        self._sessions[client_id] = session
+        self._dirty_sessions[client_id] = session
+
+    def changes(self) -> Changes:
+        """Everything staged so far; each changed session is encoded once, here."""
+        sessions: dict[bytes, bytes | None] = {
+            cid: encode_session(s) for cid, s in self._dirty_sessions.items()
+        }
+        return Changes(dict(self._row_changes), sessions)
+
+
+def _guarded(fn: Callable[[], Any]) -> Any:
+    """Call ``fn`` (a store access); wrap any error in _StoreFailure."""
+    try:
+        return fn()
+    except Exception as e:
+        raise _StoreFailure() from e
+
+
+def _decode_optional(data: bytes | None) -> Record | None:
+    return None if data is None else decode_record(data)
+
+
+def _decode_session_optional(data: bytes | None) -> Session | None:
+    return None if data is None else decode_session(data)
+
+
+# --- the state machine ----------------------------------------------------------------
+
+
+class StateMachine:
+    """Applies entries of one partition group; holds only the namespace configuration."""
+
+    __slots__ = ("_namespaces",)
+
+    def __init__(self, namespaces: Mapping[str, NamespaceConfig]) -> None:
+        self._namespaces = dict(namespaces)
+
+    def apply(self, entry: Entry, store: RecordStore, index: int) -> list[Result]:
+        """Apply every request of ``entry`` and commit all changes with ``index``.
+
+        Returns one Result per request, in order. ``store.commit`` is called exactly
+        once, also when nothing changed. Raises only what the store raises.
+        """
+        view = _Overlay(store)
+        try:
+            results = [self._apply_request(r, view, entry.now_ms) for r in entry.requests]
+        except _StoreFailure as failure:
+            raise failure.__cause__ from None
+        store.commit(view.changes(), index)
+        return results
+
+    def read(self, store: RecordStore, read: Read, now_ms: int) -> Result:
+        """Evaluate ``read`` against the committed state, as apply would, without a commit."""
+        if not isinstance(read, Read):
+            return _error(ResultCode.PARAMETER_ERROR, "a local read needs a Read command")
+        try:
+            return self._execute(read, _Overlay(store), now_ms)
+        except _StoreFailure as failure:
+            raise failure.__cause__ from None
+
+    def _apply_request(self, request: Request, view: _Overlay, now_ms: int) -> Result:
+        if not isinstance(request, Request):
+            return _error(ResultCode.PARAMETER_ERROR, "entry holds something other than a Request")
+        if not request.client_id or isinstance(request.command, Read):
+            return self._execute(request.command, view, now_ms)
+        return self._apply_once(request, view, now_ms)
+
+    def _apply_once(self, request: Request, view: _Overlay, now_ms: int) -> Result:
+        """Apply a session request at most once; a retry gets the cached Result."""
+        problem = _session_request_problem(request)
+        if problem:
+            return _error(ResultCode.PARAMETER_ERROR, problem)
+        session = _resume(view.session(request.client_id), now_ms)
+        session = _acknowledge(session, request.acked_seq)
+        cached = session.results.get(request.seq)
+        if cached is not None:
+            result = cached
+        elif request.seq < session.floor:
+            result = _error(ResultCode.PARAMETER_ERROR, "duplicate of an acknowledged request")
+        else:
+            result = self._execute(request.command, view, now_ms)
+            session = _remember(session, request.seq, result)
+        view.put_session(request.client_id, replace(session, last_seen_ms=now_ms))
+        return result
+
+    def _execute(self, command: Command, view: _Overlay, now_ms: int) -> Result:
+        """Run one command; a RaftstoreError or malformed input becomes the Result."""
+        handler = _HANDLERS.get(type(command))
+        if handler is None:
+            return _error(ResultCode.PARAMETER_ERROR, f"unknown command {type(command).__name__}")
+        try:
+            return handler(self, command, view, now_ms)
+        except _StoreFailure:
+            raise
+        except RaftstoreError as e:
+            return _error(e.code, e.message)
+        except _MALFORMED as e:
+            return _error(ResultCode.PARAMETER_ERROR, f"malformed command: {e}")
+
+    def _namespace(self, key: object) -> NamespaceConfig:
+        """The namespace of a well-formed key; ParameterError or NamespaceNotFound."""
+        if not isinstance(key, Key):
+            raise ParameterError("command key must be a Key")
+        if not isinstance(key.digest, bytes) or len(key.digest) != DIGEST_SIZE:
+            raise ParameterError(f"key digest must be {DIGEST_SIZE} bytes")
+        config = self._namespaces.get(key.namespace)
+        if config is None:
+            raise NamespaceNotFound(f"namespace {key.namespace!r} is not configured")
+        return config
+
+    # --- commands -----------------------------------------------------------------
+
+    def _put(self, cmd: Put, view: _Overlay, now_ms: int) -> Result:
+        config = self._namespace(cmd.key)
+        policy = _policy(cmd.policy)
+        bins = normalize_bins(cmd.bins)
+        if not bins:
+            raise ParameterError("put needs at least one bin")
+        current = view.live_record(cmd.key, now_ms)
+        _check_exists(policy.exists, current)
+        _check_generation(policy, current)
+        replacing = policy.exists in (RecordExistsAction.REPLACE, RecordExistsAction.REPLACE_ONLY)
+        base = {} if current is None or replacing else current.bins
+        merged = {**base, **bins}
+        merged = {name: value for name, value in merged.items() if value is not None}
+        write = _Write(cmd.key, config, policy, current, now_ms)
+        return _store_bins(view, write, merged)
+
+    def _delete(self, cmd: Delete, view: _Overlay, now_ms: int) -> Result:
+        self._namespace(cmd.key)
+        policy = _policy(cmd.policy)
+        current = view.live_record(cmd.key, now_ms)
+        if current is None:
+            raise RecordNotFound("record not found")
+        _check_generation(policy, current)
+        view.put_record(cmd.key, None, None)
+        return Result()
+
+    def _touch(self, cmd: Touch, view: _Overlay, now_ms: int) -> Result:
+        config = self._namespace(cmd.key)
+        policy = _policy(cmd.policy)
+        current = view.live_record(cmd.key, now_ms)
+        if current is None:
+            raise RecordNotFound("record not found")
+        _check_generation(policy, current)
+        return _store_bins(view, _Write(cmd.key, config, policy, current, now_ms), current.bins)
+
+    def _operate(self, cmd: Operate, view: _Overlay, now_ms: int) -> Result:
+        config = self._namespace(cmd.key)
+        policy = _policy(cmd.policy)
+        ops = validate_ops(cmd.ops)
+        current = view.live_record(cmd.key, now_ms)
+        if is_read_only(ops):
+            if current is None:
+                raise RecordNotFound("record not found")
+            outcome = apply_ops(current.bins, ops)
+            return replace(_metadata_result(current), op_results=outcome.results)
+        action = policy.exists
+        if action == RecordExistsAction.REPLACE:
+            action = RecordExistsAction.UPDATE
+        _check_exists(action, current)
+        _check_generation(policy, current)
+        outcome = apply_ops(None if current is None else current.bins, ops)
+        write = _Write(cmd.key, config, policy, current, now_ms)
+        result = _store_bins(view, write, outcome.bins or {})
+        return replace(result, op_results=outcome.results)
+
+    def _read(self, cmd: Read, view: _Overlay, now_ms: int) -> Result:
+        self._namespace(cmd.key)
+        names = None if cmd.bins is None else _bin_names(cmd.bins)
+        current = view.live_record(cmd.key, now_ms)
+        if current is None:
+            raise RecordNotFound("record not found")
+        result = _metadata_result(current)
+        if cmd.header_only:
+            return result
+        if names is None:
+            return replace(result, bins=dict(current.bins))
+        return replace(result, bins={n: current.bins[n] for n in names if n in current.bins})
+
+
+_HANDLERS: dict[type, Callable[[StateMachine, Any, _Overlay, int], Result]] = {
+    Put: StateMachine._put,
+    Delete: StateMachine._delete,
+    Touch: StateMachine._touch,
+    Operate: StateMachine._operate,
+    Read: StateMachine._read,
+}
+
+
+# --- writing records ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """What decides the metadata of a record being written."""
+
+    key: Key
+    config: NamespaceConfig
+    policy: WritePolicy
+    current: Record | None
+    now_ms: int
+
+
+def _store_bins(view: _Overlay, write: _Write, bins: dict[str, Value]) -> Result:
+    """Stage the record ``write`` produces with ``bins`` (no bins: delete it)."""
+    if not bins:
+        view.put_record(write.key, None, None)
+        return Result()
+    record = Record(
+        bins=bins,
+        generation=next_generation(write.current),
+        void_time_ms=_void_time(write),
+        last_update_ms=write.now_ms,
+        set_name=write.key.set_name,
+        user_key=_user_key(write),
+    )
+    data = encode_record(record)
+    if len(data) > write.config.max_record_size:
+        raise RecordTooBig(
+            f"record would be {len(data)} bytes; namespace {write.config.name!r} "
+            f"allows {write.config.max_record_size}"
+        )
+    view.put_record(write.key, record, data)
+    return _metadata_result(record)
+
+
+def _void_time(write: _Write) -> int:
+    """Absolute expiry (ms, 0 = never) for the write's policy ttl."""
+    ttl = write.policy.ttl
+    if ttl == TTL_KEEP and write.current is not None:
+        return write.current.void_time_ms
+    if ttl == TTL_NEVER:
+        return NEVER_EXPIRES
+    if ttl in (TTL_KEEP, TTL_NAMESPACE_DEFAULT):
+        ttl = write.config.default_ttl
+        if ttl == 0:
+            return NEVER_EXPIRES
+    return write.now_ms + ttl * 1000
+
+
+def _user_key(write: _Write) -> UserKey | None:
+    """The key sent with a send-key write, else the one already stored (if any)."""
+    if write.policy.send_key and write.key.user_key is not None:
+        user_key_bytes(write.key.user_key)  # validates
+        return write.key.user_key
+    return None if write.current is None else write.current.user_key
+
+
+def _policy(policy: object) -> WritePolicy:
+    if not isinstance(policy, WritePolicy):
+        raise ParameterError("write policy must be a WritePolicy")
+    return policy.validate()
+
+
+def _check_exists(action: RecordExistsAction, current: Record | None) -> None:
+    """Enforce the record-exists action against the (live) current record."""
+    if current is None and action in (
+        RecordExistsAction.UPDATE_ONLY,
+        RecordExistsAction.REPLACE_ONLY,
+    ):
+        raise RecordNotFound("record not found")
+    if current is not None and action == RecordExistsAction.CREATE_ONLY:
+        raise RecordExists("record already exists")
+
+
+def _check_generation(policy: WritePolicy, current: Record | None) -> None:
+    """Enforce the generation policy; it applies only to an existing record."""
+    if current is None or policy.gen == GenPolicy.NONE:
+        return
+    if policy.gen == GenPolicy.EXPECT_GEN_EQUAL and current.generation != policy.generation:
+        raise GenerationError(
+            f"record generation is {current.generation}, expected {policy.generation}"
+        )
+    if policy.gen == GenPolicy.EXPECT_GEN_GT and not policy.generation > current.generation:
+        raise GenerationError(
+            f"expected generation {policy.generation} is not above the record's "
+            f"{current.generation}"
+        )
+
+
+def _bin_names(names: object) -> list[str]:
+    if not isinstance(names, (tuple, list)):
+        raise ParameterError("read bins must be a tuple of bin names or None")
+    return [validate_bin_name(name) for name in names]
+
+
+def _metadata_result(record: Record) -> Result:
+    return Result(
+        generation=record.generation,
+        void_time_ms=record.void_time_ms,
+        last_update_ms=record.last_update_ms,
+    )
+
+
+def _error(code: ResultCode, message: str) -> Result:
+    return Result(code=ResultCode(code), message=message)
+
+
+# --- exactly-once sessions ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A client's deduplication state.
+
+    ``results`` maps seq -> Result of requests applied but not yet acknowledged.
+    Requests with seq < ``floor`` were acknowledged (or evicted to keep at most
+    SESSION_MAX_RESULTS results) and are refused rather than applied again.
+    """
+
+    floor: int = 0
+    last_seen_ms: int = 0
+    results: Mapping[int, Result] = field(default_factory=dict)
+
+
+def _session_request_problem(request: Request) -> str:
+    """Why a session request is malformed ('' when it is fine)."""
+    if not isinstance(request.client_id, bytes):
+        return "client_id must be bytes"
+    for name in ("seq", "acked_seq"):
+        value = getattr(request, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return f"{name} must be an int >= 0"
+    return ""
+
+
+def _resume(session: Session | None, now_ms: int) -> Session:
+    """The client's session, or a fresh one if it has none or was idle over an hour."""
+    if session is None or now_ms - session.last_seen_ms > SESSION_IDLE_RESET_MS:
+        return Session(last_seen_ms=now_ms)
+    return session
+
+
+def _acknowledge(session: Session, acked_seq: int) -> Session:
+    """Raise the floor to ``acked_seq`` and drop the results below it."""
+    if acked_seq <= session.floor:
+        return session
+    kept = {seq: r for seq, r in session.results.items() if seq >= acked_seq}
+    return replace(session, floor=acked_seq, results=kept)
+
+
+def _remember(session: Session, seq: int, result: Result) -> Session:
+    """Cache ``result`` under ``seq``; evict the lowest seqs beyond the bound."""
+    results = dict(session.results)
+    results[seq] = result
+    floor = session.floor
+    if len(results) > SESSION_MAX_RESULTS:
+        ordered = sorted(results)
+        evicted = ordered[: len(results) - SESSION_MAX_RESULTS]
+        results = {s: results[s] for s in ordered[len(evicted) :]}
+        floor = max(floor, evicted[-1] + 1)
+    return replace(session, floor=floor, results=results)
+
+
+def encode_session(session: Session) -> bytes:
+    """Stored bytes of a session (msgpack, results in seq order)."""
+    rows = [[seq, *_result_row(session.results[seq])] for seq in sorted(session.results)]
+    return encode_value([SESSION_FORMAT_VERSION, session.floor, session.last_seen_ms, rows])
+
+
+def decode_session(data: bytes) -> Session:
+    """Inverse of ``encode_session``; raises ValueError on an unknown format."""
+    version, floor, last_seen_ms, rows = decode_value(data)
+    if version != SESSION_FORMAT_VERSION:
+        raise ValueError(f"unknown session format version {version}")
+    results = {row[0]: _result_from_row(row[1:]) for row in rows}
+    return Session(floor=floor, last_seen_ms=last_seen_ms, results=results)
+
+
+def _result_row(result: Result) -> list[Value]:
+    pairs = [list(pair) for pair in result.op_results]
+    return [
+        int(result.code),
+        result.generation,
+        result.void_time_ms,
+        result.last_update_ms,
+        result.bins,
+        pairs,
+        result.message,
+    ]
+
+
+def _result_from_row(row: list[Value]) -> Result:
+    code, generation, void_time_ms, last_update_ms, bins, pairs, message = row
+    return Result(
+        code=ResultCode(code),
+        generation=generation,
+        void_time_ms=void_time_ms,
+        last_update_ms=last_update_ms,
+        bins=bins,
+        op_results=tuple((name, value) for name, value in pairs),
+        message=message,
+    )

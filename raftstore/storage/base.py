@@ -1,0 +1,52 @@
+"""The record store contract: the committed state of one partition group.
+
+A store holds encoded records keyed by (namespace, digest), the deduplication sessions
+of exactly-once clients, and the index of the last Raft entry applied. ``commit`` writes
+all changes of one log entry together with that entry's index atomically, so a restart
+never applies an entry twice and never sees half of one.
+
+Implementations: ``raftstore.storage.memory.MemoryStore`` (tests) and
+``raftstore.storage.rocks.RocksStore`` (RocksDB, what a node runs).
+
+Thread: the raft loop thread of the owning node is the only writer; readers on the same
+thread see every committed change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(slots=True)
+class Changes:
+    """Everything one log entry changes. A value of None deletes the row."""
+
+    records: dict[tuple[str, bytes], bytes | None] = field(default_factory=dict)
+    sessions: dict[bytes, bytes | None] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.records or self.sessions)
+
+
+class RecordStore(Protocol):
+    def get(self, namespace: str, digest: bytes) -> bytes | None:
+        """The encoded record, or None if absent."""
+        ...
+
+    def get_session(self, client_id: bytes) -> bytes | None:
+        """The encoded deduplication session of a client, or None."""
+        ...
+
+    def applied_index(self) -> int:
+        """Index of the last log entry whose changes are committed (0 if none)."""
+        ...
+
+    def commit(self, changes: Changes, applied_index: int) -> None:
+        """Write ``changes`` and ``applied_index`` atomically. Raises nothing on success."""
+        ...
+
+    def scan(self, namespace: str, partition: int | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """(digest, encoded record) of a namespace, optionally of one partition, in key order."""
+        ...

@@ -1,0 +1,83 @@
+"""An in-memory RecordStore: the test twin of the RocksDB store.
+
+Same contract as ``raftstore.storage.base.RecordStore``: ``commit`` applies all of an
+entry's changes and its index together (here trivially atomic), and ``scan`` yields a
+namespace's records ordered by (partition as 2 big-endian bytes, digest), the order of
+RocksDB keys. Not thread-safe: one writer thread, as the contract says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from raftstore.keys import partition_id
+from raftstore.storage.base import Changes
+
+
+def scan_order(digest: bytes) -> bytes:
+    """Sort key of a digest within its namespace: partition (2 bytes BE) + digest."""
+    return partition_id(digest).to_bytes(2, "big") + digest
+
+
+class MemoryStore:
+    """Records, sessions and the applied index held in dicts."""
+
+    __slots__ = ("_applied", "_records", "_sessions")
+
+    def __init__(self) -> None:
+        self._records: dict[tuple[str, bytes], bytes] = {}
+        self._sessions: dict[bytes, bytes] = {}
+        self._applied = 0
+
+    def get(self, namespace: str, digest: bytes) -> bytes | None:
+        """The encoded record, or None if absent."""
+        return self._records.get((namespace, digest))
+
+    def get_session(self, client_id: bytes) -> bytes | None:
+        """The encoded deduplication session of a client, or None."""
+        return self._sessions.get(client_id)
+
+    def applied_index(self) -> int:
+        """Index of the last committed log entry (0 if none)."""
+        return self._applied
+
+    def commit(self, changes: Changes, applied_index: int) -> None:
+        """Apply ``changes`` (None deletes a row) and record ``applied_index``.
+
+        Raises ValueError, changing nothing, if ``applied_index`` is below the current
+        one (an entry applied out of order is a caller bug the twin should expose).
+        """
+        if applied_index < self._applied:
+            raise ValueError(f"applied index {applied_index} is below {self._applied}")
+        _apply_rows(self._records, changes.records)
+        _apply_rows(self._sessions, changes.sessions)
+        self._applied = applied_index
+
+    def scan(self, namespace: str, partition: int | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """(digest, encoded record) of a namespace (or one of its partitions) in key order.
+
+        The rows are collected when the scan starts; later commits do not affect it.
+        """
+        rows = [
+            (digest, data)
+            for (ns, digest), data in self._records.items()
+            if ns == namespace and (partition is None or partition_id(digest) == partition)
+        ]
+        rows.sort(key=lambda row: scan_order(row[0]))
+        return iter(rows)
+
+    def dump(self) -> dict[str, object]:
+        """A copy of every row and the applied index (for tests comparing stores)."""
+        return {
+            "records": dict(self._records),
+            "sessions": dict(self._sessions),
+            "applied_index": self._applied,
+        }
+
+
+def _apply_rows(rows: dict, changes: dict) -> None:
+    for key, value in changes.items():
+        if value is None:
+            rows.pop(key, None)
+        else:
+            rows[key] = value

@@ -1,0 +1,131 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Entry(_message.Message):
+    __slots__ = ("format_version", "now_ms", "requests")
+    FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    NOW_MS_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    format_version: int
+    now_ms: int
+    requests: _containers.RepeatedCompositeFieldContainer[Request]
+    def __init__(self, format_version: _Optional[int] = ..., now_ms: _Optional[int] = ..., requests: _Optional[_Iterable[_Union[Request, _Mapping]]] = ...) -> None: ...
+
+class CommandKey(_message.Message):
+    __slots__ = ("namespace", "set", "digest", "user_key")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    SET_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    USER_KEY_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    set: str
+    digest: bytes
+    user_key: bytes
+    def __init__(self, namespace: _Optional[str] = ..., set: _Optional[str] = ..., digest: _Optional[bytes] = ..., user_key: _Optional[bytes] = ...) -> None: ...
+
+class CommandPolicy(_message.Message):
+    __slots__ = ("exists", "generation_policy", "generation", "ttl", "send_key", "durable_delete")
+    EXISTS_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_POLICY_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
+    SEND_KEY_FIELD_NUMBER: _ClassVar[int]
+    DURABLE_DELETE_FIELD_NUMBER: _ClassVar[int]
+    exists: int
+    generation_policy: int
+    generation: int
+    ttl: int
+    send_key: bool
+    durable_delete: bool
+    def __init__(self, exists: _Optional[int] = ..., generation_policy: _Optional[int] = ..., generation: _Optional[int] = ..., ttl: _Optional[int] = ..., send_key: _Optional[bool] = ..., durable_delete: _Optional[bool] = ...) -> None: ...
+
+class PutCommand(_message.Message):
+    __slots__ = ("key", "bins", "policy")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    BINS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    key: CommandKey
+    bins: bytes
+    policy: CommandPolicy
+    def __init__(self, key: _Optional[_Union[CommandKey, _Mapping]] = ..., bins: _Optional[bytes] = ..., policy: _Optional[_Union[CommandPolicy, _Mapping]] = ...) -> None: ...
+
+class DeleteCommand(_message.Message):
+    __slots__ = ("key", "policy")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    key: CommandKey
+    policy: CommandPolicy
+    def __init__(self, key: _Optional[_Union[CommandKey, _Mapping]] = ..., policy: _Optional[_Union[CommandPolicy, _Mapping]] = ...) -> None: ...
+
+class TouchCommand(_message.Message):
+    __slots__ = ("key", "policy")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    key: CommandKey
+    policy: CommandPolicy
+    def __init__(self, key: _Optional[_Union[CommandKey, _Mapping]] = ..., policy: _Optional[_Union[CommandPolicy, _Mapping]] = ...) -> None: ...
+
+class CommandOp(_message.Message):
+    __slots__ = ("type", "bin", "value", "index", "has_count", "count", "map_key")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    BIN_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    HAS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    MAP_KEY_FIELD_NUMBER: _ClassVar[int]
+    type: int
+    bin: str
+    value: bytes
+    index: int
+    has_count: bool
+    count: int
+    map_key: bytes
+    def __init__(self, type: _Optional[int] = ..., bin: _Optional[str] = ..., value: _Optional[bytes] = ..., index: _Optional[int] = ..., has_count: _Optional[bool] = ..., count: _Optional[int] = ..., map_key: _Optional[bytes] = ...) -> None: ...
+
+class OperateCommand(_message.Message):
+    __slots__ = ("key", "ops", "policy")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    OPS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    key: CommandKey
+    ops: _containers.RepeatedCompositeFieldContainer[CommandOp]
+    policy: CommandPolicy
+    def __init__(self, key: _Optional[_Union[CommandKey, _Mapping]] = ..., ops: _Optional[_Iterable[_Union[CommandOp, _Mapping]]] = ..., policy: _Optional[_Union[CommandPolicy, _Mapping]] = ...) -> None: ...
+
+class ReadCommand(_message.Message):
+    __slots__ = ("key", "all_bins", "bins", "header_only")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    ALL_BINS_FIELD_NUMBER: _ClassVar[int]
+    BINS_FIELD_NUMBER: _ClassVar[int]
+    HEADER_ONLY_FIELD_NUMBER: _ClassVar[int]
+    key: CommandKey
+    all_bins: bool
+    bins: _containers.RepeatedScalarFieldContainer[str]
+    header_only: bool
+    def __init__(self, key: _Optional[_Union[CommandKey, _Mapping]] = ..., all_bins: _Optional[bool] = ..., bins: _Optional[_Iterable[str]] = ..., header_only: _Optional[bool] = ...) -> None: ...
+
+class Request(_message.Message):
+    __slots__ = ("client_id", "seq", "acked_seq", "put", "delete", "touch", "operate", "read")
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    ACKED_SEQ_FIELD_NUMBER: _ClassVar[int]
+    PUT_FIELD_NUMBER: _ClassVar[int]
+    DELETE_FIELD_NUMBER: _ClassVar[int]
+    TOUCH_FIELD_NUMBER: _ClassVar[int]
+    OPERATE_FIELD_NUMBER: _ClassVar[int]
+    READ_FIELD_NUMBER: _ClassVar[int]
+    client_id: bytes
+    seq: int
+    acked_seq: int
+    put: PutCommand
+    delete: DeleteCommand
+    touch: TouchCommand
+    operate: OperateCommand
+    read: ReadCommand
+    def __init__(self, client_id: _Optional[bytes] = ..., seq: _Optional[int] = ..., acked_seq: _Optional[int] = ..., put: _Optional[_Union[PutCommand, _Mapping]] = ..., delete: _Optional[_Union[DeleteCommand, _Mapping]] = ..., touch: _Optional[_Union[TouchCommand, _Mapping]] = ..., operate: _Optional[_Union[OperateCommand, _Mapping]] = ..., read: _Optional[_Union[ReadCommand, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,66 @@
+"""Shared helpers for integration tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from raftstore.keys import Key
+from raftstore.namespaces import group_of_partition
+from raftstore.v1 import kv_pb2_grpc, values_pb2
+from tests.jepsen.cluster import Cluster
+
+
+def group_of(key: tuple[str, str, Any], groups: int = 8) -> str:
+    k = Key.of(*key)
+    return f"{k.namespace}/{group_of_partition(k.partition, groups)}"
+
+
+def key_in_group(group: str, prefix: str = "k", groups: int = 8) -> tuple[str, str, str]:
+    """A key of namespace test, set s, whose partition belongs to ``group``."""
+    for i in range(100_000):
+        key = ("test", "s", f"{prefix}{i}")
+        if group_of(key, groups) == group:
+            return key
+    raise AssertionError(f"no key for {group}")
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def stub(cluster: Cluster, node_id: str) -> tuple[grpc.Channel, kv_pb2_grpc.KVStub]:
+    ch = grpc.insecure_channel(cluster.address(node_id))
+    return ch, kv_pb2_grpc.KVStub(ch)
+
+
+def pb_key(namespace: str, set_name: str, user_key: str) -> values_pb2.Key:
+    return values_pb2.Key(namespace=namespace, set=set_name, string_key=user_key)
+
+
+def result_code(err: grpc.RpcError) -> int:
+    md = dict(err.trailing_metadata() or ())  # type: ignore[attr-defined]
+    return int(md["raftstore-result-code"])
+
+
+def replicas_caught_up(cluster: Cluster, nodes: list[str]) -> bool:
+    """Every listed node has applied as far as the leader of every group has committed."""
+    try:
+        statuses = {n: {g.group_id: g for g in cluster.status(n).groups} for n in nodes}
+    except grpc.RpcError:
+        return False
+    leaders = cluster.leaders()
+    for gid, leader in leaders.items():
+        target = cluster.status(leader).groups
+        commit = next(g.commit_index for g in target if g.group_id == gid)
+        if any(statuses[n][gid].applied_index < commit for n in nodes):
+            return False
+    return True
