@@ -18,9 +18,10 @@ from raftstore.v1 import cluster_pb2
 class PartitionTable:
     """Thread-safe; every method is cheap."""
 
-    def __init__(self, seeds: list[str]) -> None:
+    def __init__(self, seeds: list[str], pinned: bool = False) -> None:
         self._lock = threading.Lock()
         self._seeds = list(seeds)
+        self.pinned = pinned  # send every command to the seeds, which forward to leaders
         self._nodes: dict[str, str] = {}
         self._partition_group: dict[str, list[int]] = {}
         self._leaders: dict[str, str] = {}
@@ -40,6 +41,8 @@ class PartitionTable:
 
     def addresses(self) -> list[str]:
         """Every address worth trying for the partition map: known nodes, then seeds."""
+        if self.pinned:
+            return list(self._seeds)
         with self._lock:
             known = list(self._nodes.values())
         return known + [s for s in self._seeds if s not in known]
@@ -58,6 +61,8 @@ class PartitionTable:
 
     def address_for(self, group: str) -> str:
         """The leader's address when known, otherwise any node (which will forward)."""
+        if self.pinned:
+            return self._seeds[next(self._rr) % len(self._seeds)]
         with self._lock:
             leader = self._leaders.get(group)
             if leader and leader in self._nodes:

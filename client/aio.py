@@ -41,12 +41,13 @@ class AsyncClient:
         max_retries: int = 8,
         exactly_once: bool = True,
         read_mode: ReadMode = ReadMode.LINEARIZE,
+        pinned: bool = False,
     ) -> None:
         self.timeout = timeout
         self.max_retries = max_retries
         self.read_mode = read_mode
         self.session = Session() if exactly_once else None
-        self._table = PartitionTable(parse_hosts(hosts))
+        self._table = PartitionTable(parse_hosts(hosts), pinned)
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[str, kv_pb2_grpc.KVStub] = {}
         self._refreshing: asyncio.Task[None] | None = None
@@ -102,6 +103,8 @@ class AsyncClient:
             self.max_retries,
         )
         group = self._table.group_of(call.key)
+        if self._table.pinned:
+            call.request.header.no_forward = False  # the pinned node forwards to the leader
         try:
             while True:
                 address = self._table.address_for(group)

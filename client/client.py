@@ -62,6 +62,9 @@ class Client:
         max_retries: retries per command after the first attempt.
         exactly_once: give writes an identity the server deduplicates (default on).
         read_mode: default read mode (LINEARIZE).
+        pinned: send every command to ``hosts`` only (round robin), which forward it to the
+            group leader, instead of routing to leaders directly. A pinned client sees the
+            cluster as a Jepsen client does: only through its own node(s).
 
     Raises ServerNotAvailable when no host answers with a partition map.
     """
@@ -74,12 +77,13 @@ class Client:
         max_retries: int = 8,
         exactly_once: bool = True,
         read_mode: ReadMode = ReadMode.LINEARIZE,
+        pinned: bool = False,
     ) -> None:
         self.timeout = timeout
         self.max_retries = max_retries
         self.read_mode = read_mode
         self.session = Session() if exactly_once else None
-        self._table = PartitionTable(parse_hosts(hosts))
+        self._table = PartitionTable(parse_hosts(hosts), pinned)
         self._channels: dict[str, grpc.Channel] = {}
         self._lock = threading.Lock()
         self.refresh()
@@ -132,6 +136,8 @@ class Client:
             self.max_retries,
         )
         group = self._table.group_of(call.key)
+        if self._table.pinned:
+            call.request.header.no_forward = False  # the pinned node forwards to the leader
         try:
             while True:
                 address = self._table.address_for(group)

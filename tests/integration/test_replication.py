@@ -186,3 +186,38 @@ def test_a_request_for_a_group_led_elsewhere_gets_a_leader_hint_when_asked(
             assert md["raftstore-leader"] == f"{leader}={shared_cluster.address(leader)}"
         else:
             raise AssertionError("expected PARTITION_UNAVAILABLE with a leader hint")
+
+
+def test_a_pinned_client_reaches_the_cluster_only_through_its_node(fresh_cluster: Cluster) -> None:
+    cluster = fresh_cluster
+    with Client([cluster.address("n1")], pinned=True, timeout=5) as c:
+        for i in range(20):  # most groups are led elsewhere: n1 forwards
+            c.put(("test", "pinned", i), {"i": i})
+            assert c.get(("test", "pinned", i)).bins == {"i": i}
+    cluster.partition([{"n1", "n2"}, {"n3"}])
+    time.sleep(2.5)  # an isolated leader steps down after one election timeout
+    with Client([cluster.address("n1")], pinned=True, timeout=10) as majority:
+        for i in range(20):
+            majority.put(("test", "pinned", i), {"i": i + 100})
+    with Client([cluster.address("n3")], pinned=True, timeout=1, max_retries=1) as minority:
+        from raftstore_client import PartitionUnavailable, Timeout
+
+        for i in range(3):
+            try:
+                minority.get(("test", "pinned", i))
+            except (PartitionUnavailable, Timeout) as e:
+                assert not e.in_doubt
+            else:
+                raise AssertionError("an isolated node answered a LINEARIZE read")
+    cluster.heal()
+    with Client([cluster.address("n3")], pinned=True, timeout=10) as healed:
+        wait_until(lambda: _readable(healed, ("test", "pinned", 0)), 15, "n3 to serve again")
+        assert healed.get(("test", "pinned", 5)).bins == {"i": 105}
+
+
+def _readable(c: Client, key: tuple[str, str, int]) -> bool:
+    try:
+        c.get(key)
+        return True
+    except Exception:
+        return False

@@ -1,0 +1,7 @@
+"""``python -m tests.jepsen``: see `tests.jepsen.cli`."""
+
+import sys
+
+from tests.jepsen import cli
+
+sys.exit(cli.main())
