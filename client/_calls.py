@@ -27,6 +27,12 @@ class Call:
     write: bool
     parse: Callable[[Any], Any]
     seq: int = 0  # exactly-once sequence number of a write (0: none)
+    mode: ReadMode | None = None  # read mode of a read
+
+    @property
+    def any_replica(self) -> bool:
+        """Any replica may answer (SESSION and ALLOW_REPLICA reads)."""
+        return self.mode in (ReadMode.SESSION, ReadMode.ALLOW_REPLICA)
 
 
 def _header(header: kv_pb2.RequestHeader, session: Session | None, write: bool) -> int:
@@ -73,7 +79,7 @@ def get(key: Any, bins: Sequence[str] | None, mode: ReadMode) -> Call:
         req.bins.extend(bins)
     cv.read_policy_pb(mode, req.policy)
     _header(req.header, None, False)
-    return Call("Get", req, k, False, lambda r: cv.record(k, r.record))
+    return Call("Get", req, k, False, lambda r: cv.record(k, r.record), mode=mode)
 
 
 def exists(key: Any, mode: ReadMode) -> Call:
@@ -86,7 +92,7 @@ def exists(key: Any, mode: ReadMode) -> Call:
     def parse(r: kv_pb2.ExistsResponse) -> tuple[Any, Meta | None]:
         return cv.key_tuple(k), (cv.meta(r.metadata) if r.exists else None)
 
-    return Call("Exists", req, k, False, parse)
+    return Call("Exists", req, k, False, parse, mode=mode)
 
 
 def delete(session: Session | None, key: Any, policy: WritePolicy | None) -> Call:
@@ -157,7 +163,7 @@ def batch_get(keys: Sequence[Key], bins: Sequence[str] | None, mode: ReadMode) -
                 raise error_for(rec.result_code, rec.message)
         return out
 
-    return Call("BatchGet", req, keys[0], False, parse)
+    return Call("BatchGet", req, keys[0], False, parse, mode=mode)
 
 
 def group_keys(keys: Sequence[Any], group_of: Callable[[Key], str]) -> dict[str, list[int]]:

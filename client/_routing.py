@@ -59,10 +59,17 @@ class PartitionTable:
             )
         return f"{key.namespace}/{groups[key.partition]}"
 
-    def address_for(self, group: str) -> str:
-        """The leader's address when known, otherwise any node (which will forward)."""
+    def address_for(self, group: str, any_replica: bool = False) -> str:
+        """The leader's address when known, otherwise any node (which will forward).
+
+        ``any_replica``: spread the command over every node (reads any replica may answer).
+        """
         if self.pinned:
             return self._seeds[next(self._rr) % len(self._seeds)]
+        if any_replica:
+            with self._lock:
+                nodes = list(self._nodes.values()) or self._seeds
+            return nodes[next(self._rr) % len(nodes)]
         with self._lock:
             leader = self._leaders.get(group)
             if leader and leader in self._nodes:

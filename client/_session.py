@@ -17,6 +17,9 @@ from raftstore_client._errors import Translated
 
 from raftstore.errors import RaftstoreError, ResultCode
 
+# Errors that say the command reached no leader: refresh the route before retrying.
+ROUTING_CODES = frozenset({ResultCode.PARTITION_UNAVAILABLE, ResultCode.SERVER_NOT_AVAILABLE})
+MAX_BACKOFF = 0.1  # seconds between retries at most: an election takes 1-2 s
 RETRYABLE_CODES = frozenset(
     {ResultCode.PARTITION_UNAVAILABLE, ResultCode.TIMEOUT, ResultCode.SERVER_NOT_AVAILABLE}
 )
@@ -44,6 +47,30 @@ class Session:
             self._outstanding.discard(seq)
 
 
+class SessionTokens:
+    """The newest applied position this client has seen per group (SESSION reads).
+
+    A SESSION read sends the token of its group; a replica answers it only once it has
+    applied that far, so a client reads its own writes and never goes back in time.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[str, tuple[int, bytes]] = {}
+
+    def observe(self, token: bytes) -> None:
+        gid, _, index = token.decode("ascii", "replace").rpartition("@")
+        if not gid or not index.isdigit():
+            return
+        with self._lock:
+            if int(index) > self._tokens.get(gid, (-1, b""))[0]:
+                self._tokens[gid] = (int(index), token)
+
+    def token(self, group: str) -> bytes:
+        with self._lock:
+            return self._tokens.get(group, (0, b""))[1]
+
+
 @dataclass(slots=True)
 class RetryState:
     """Decides, after each failed attempt, whether to retry and how long to wait first.
@@ -57,7 +84,7 @@ class RetryState:
     write: bool
     exactly_once: bool
     deadline: float
-    max_retries: int
+    max_retries: int | None
     attempts: int = 0
     in_doubt: bool = False
     backoff: float = field(default=0.02)
@@ -69,10 +96,10 @@ class RetryState:
             return None
         if self.write and t.error.in_doubt and not self.exactly_once:
             return None
-        if self.attempts > self.max_retries:
+        if self.max_retries is not None and self.attempts > self.max_retries:
             return None
         delay = 0.0 if t.leader_hint else self.backoff
-        self.backoff = min(self.backoff * 2, 0.5)
+        self.backoff = min(self.backoff * 2, MAX_BACKOFF)
         if time.monotonic() + delay >= self.deadline:
             return None
         return delay
@@ -83,5 +110,6 @@ class RetryState:
             err = type(err)(err.message, code=err.code, in_doubt=True)
         return err
 
-    def remaining(self) -> float:
-        return max(0.001, self.deadline - time.monotonic())
+    def remaining(self, cap: float | None = None) -> float:
+        left = max(0.001, self.deadline - time.monotonic())
+        return min(left, cap) if cap else left

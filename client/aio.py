@@ -20,7 +20,7 @@ from raftstore_client import _calls
 from raftstore_client import _convert as cv
 from raftstore_client._errors import translate
 from raftstore_client._routing import PartitionTable
-from raftstore_client._session import RetryState, Session
+from raftstore_client._session import ROUTING_CODES, RetryState, Session, SessionTokens
 from raftstore_client.client import _CHANNEL_OPTIONS, parse_hosts
 from raftstore_client.types import Meta, Record
 
@@ -38,15 +38,19 @@ class AsyncClient:
         hosts: str | Sequence[str],
         *,
         timeout: float = 5.0,
-        max_retries: int = 8,
+        max_retries: int | None = None,
         exactly_once: bool = True,
         read_mode: ReadMode = ReadMode.LINEARIZE,
         pinned: bool = False,
+        attempt_timeout: float | None = None,
     ) -> None:
         self.timeout = timeout
         self.max_retries = max_retries
         self.read_mode = read_mode
+        self.attempt_timeout = attempt_timeout
+        self.retries = 0  # attempts after the first, over the client's life
         self.session = Session() if exactly_once else None
+        self.tokens = SessionTokens()
         self._table = PartitionTable(parse_hosts(hosts), pinned)
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[str, kv_pb2_grpc.KVStub] = {}
@@ -103,34 +107,47 @@ class AsyncClient:
             self.max_retries,
         )
         group = self._table.group_of(call.key)
-        if self._table.pinned:
-            call.request.header.no_forward = False  # the pinned node forwards to the leader
+        if self._table.pinned or call.any_replica:
+            # a pinned node, or a replica that cannot answer yet, forwards to the leader
+            call.request.header.no_forward = False
         try:
             while True:
-                address = self._table.address_for(group)
+                address = self._table.address_for(group, call.any_replica)
+                if call.mode is ReadMode.SESSION:
+                    call.request.header.session_token = self.tokens.token(group)
                 self._channel(address)
                 method = getattr(self._stubs[address], call.method)
                 try:
-                    return call.parse(await method(call.request, timeout=state.remaining()))
+                    response = await method(
+                        call.request, timeout=state.remaining(self.attempt_timeout)
+                    )
                 except grpc.RpcError as e:
                     t = translate(e, write=call.write, address=address)
                     await self._learn(group, address, t)
                     delay = state.next_delay(t)
                     if delay is None:
                         raise state.final(t) from None
+                    self.retries += 1
                     await asyncio.sleep(delay)
+                    continue
+                if getattr(response, "session_token", b""):
+                    self.tokens.observe(response.session_token)
+                return call.parse(response)
         finally:
             if call.seq and self.session is not None:
                 self.session.end(call.seq)
 
     async def _learn(self, group: str, address: str, t: Any) -> None:
+        """Update routing after a failed attempt; answers about the record teach nothing."""
         if t.leader_hint:
             self._table.set_leader(group, *t.leader_hint)
             return
         if not t.from_server:
             self._table.forget_address(address)
-        else:
+        elif t.error.code in ROUTING_CODES:
             self._table.forget_leader(group)
+        else:
+            return
         if self._refreshing is None or self._refreshing.done():
             self._refreshing = asyncio.ensure_future(self._quiet_refresh())
         await asyncio.shield(self._refreshing)

@@ -64,6 +64,7 @@ class NodeConfig:
     namespaces: tuple[NamespaceConfig, ...]
     timing: RaftTiming = field(default_factory=RaftTiming)
     fsync: bool = True
+    read_path: str = "readindex"  # how LINEARIZE reads confirm leadership: readindex | log
     unsafe_local_reads: bool = False
     enable_fault_injection: bool = False
     enable_failpoints: bool = False

@@ -23,6 +23,7 @@ from raftstore.errors import PartitionUnavailable
 from raftstore.replication.group import GroupReplica, NotLeader
 
 ELECTION_WAIT = 0.05
+ELECTION_WAIT_MAX = 2.5  # about one election: longer means this node is cut off
 DEFAULT_DEADLINE = 10.0
 DEADLINE_MARGIN = 0.05
 
@@ -87,7 +88,8 @@ class Dispatcher:
 
     async def _wait_for_leader(self, group: GroupReplica, deadline: float) -> Route:
         route = self._router.route(group)
-        while route.kind is RouteKind.NO_LEADER and time.monotonic() + ELECTION_WAIT < deadline:
+        give_up = min(deadline, time.monotonic() + ELECTION_WAIT_MAX)
+        while route.kind is RouteKind.NO_LEADER and time.monotonic() + ELECTION_WAIT < give_up:
             await asyncio.sleep(ELECTION_WAIT)
             route = self._router.route(group)
         return route

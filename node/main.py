@@ -26,6 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="UNSAFE, benchmarks only: never fsync the Raft journal",
     )
     p.add_argument(
+        "--read-path",
+        choices=["readindex", "log"],
+        default="readindex",
+        help="how LINEARIZE reads confirm leadership: a ReadIndex quorum round shared by many "
+        "reads (default), or one entry through the log per read",
+    )
+    p.add_argument(
         "--unsafe-local-reads",
         action="store_true",
         help="UNSAFE, tests only: answer LINEARIZE reads from the leader's local state "
@@ -64,6 +71,7 @@ def main(argv: list[str]) -> int:
         config = load_config(
             args.config,
             fsync=not args.unsafe_no_fsync,
+            read_path=args.read_path,
             unsafe_local_reads=args.unsafe_local_reads,
             enable_fault_injection=args.enable_fault_injection,
             enable_failpoints=args.enable_failpoints or bool(env_failpoints),

@@ -27,10 +27,11 @@ from raftstore_node.services.faults import FaultInjectionService
 from raftstore_node.services.kv import KVService, now_ms, propose
 
 from raftstore.commands import Read, Request, Result
+from raftstore.errors import Timeout
 from raftstore.failpoints import Failpoints
 from raftstore.namespaces import group_id
 from raftstore.replication.driver import RaftDriver
-from raftstore.replication.group import GroupReplica
+from raftstore.replication.group import GroupReplica, NotLeader
 from raftstore.replication.mesh import PeerMesh
 from raftstore.state_machine import StateMachine
 from raftstore.v1 import (
@@ -43,6 +44,7 @@ from raftstore.v1 import (
 )
 
 log = logging.getLogger("raftstore.node")
+SESSION_WAIT = 0.5  # a SESSION read waits this long for a lagging replica, then goes to the leader
 
 SERVICE_NAMES = (
     kv_pb2.DESCRIPTOR.services_by_name["KV"].full_name,
@@ -163,16 +165,38 @@ class RaftstoreNode:
 
     # --- reads ------------------------------------------------------------------------
 
+    async def caught_up(self, group: GroupReplica, index: int, deadline: float) -> bool:
+        """Wait (briefly) until this replica has applied ``index``; False if it has not."""
+        give_up = min(deadline, time.monotonic() + SESSION_WAIT)
+        while group.raftLastApplied < index:
+            if time.monotonic() >= give_up:
+                return False
+            await asyncio.sleep(0.002)
+        return True
+
     def local_read(self, group: GroupReplica, read: Read) -> Result:
         """This replica's applied state (ALLOW_REPLICA; may be stale)."""
         return self.state_machine.read(group.store, read, now_ms())
 
     async def linearizable_read(self, group: GroupReplica, read: Read, deadline: float) -> Result:
-        """A read that observes every write acknowledged before it began: a barrier through
-        the group's log (or, with --unsafe-local-reads, the leader's local state: UNSAFE)."""
+        """A read that observes every write acknowledged before it began.
+
+        ReadIndex by default (a quorum round shared by concurrent reads, no log entry);
+        ``--read-path log`` sends each read through the log instead; ``--unsafe-local-reads``
+        answers from the local state of a node that believes it leads (UNSAFE, tests only).
+        Raises NotLeader (nothing read) when leadership cannot be confirmed.
+        """
         if self.config.unsafe_local_reads:
+            if not group.is_leader:
+                raise NotLeader(group.group_id, group.leader_id)
             return self.local_read(group, read)
-        return await propose(group, Request(read), deadline, write=False)
+        if self.config.read_path == "log":
+            return await propose(group, Request(read), deadline, write=False)
+        fut = group.read_linearizable(read, now_ms)
+        try:
+            return await asyncio.wait_for(fut, max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            raise Timeout(f"group {group.group_id}: leadership not confirmed in time") from None
 
     # --- MeshHandler ------------------------------------------------------------------
 

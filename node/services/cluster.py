@@ -22,6 +22,21 @@ class ClusterService(cluster_pb2_grpc.ClusterServicer):
     def __init__(self, node: Any) -> None:
         self._node = node
         self._config = node.config
+        self._namespaces = [self._namespace_info(ns) for ns in self._config.namespaces]
+
+    @staticmethod
+    def _namespace_info(ns: Any) -> cluster_pb2.NamespaceInfo:
+        info = cluster_pb2.NamespaceInfo(
+            name=ns.name,
+            replication_factor=ns.replication_factor,
+            default_ttl=ns.default_ttl,
+            max_record_size=ns.max_record_size,
+            partition_groups=ns.partition_groups,
+        )
+        info.partition_group.extend(
+            group_of_partition(p, ns.partition_groups) for p in range(N_PARTITIONS)
+        )
+        return info
 
     def _nodes(self, out: Any) -> None:
         for m in self._config.members:
@@ -39,17 +54,7 @@ class ClusterService(cluster_pb2_grpc.ClusterServicer):
             node_id=self._config.node_id,
         )
         self._nodes(pmap.nodes)
-        for ns in self._config.namespaces:
-            info = pmap.namespaces.add(
-                name=ns.name,
-                replication_factor=ns.replication_factor,
-                default_ttl=ns.default_ttl,
-                max_record_size=ns.max_record_size,
-                partition_groups=ns.partition_groups,
-            )
-            info.partition_group.extend(
-                group_of_partition(p, ns.partition_groups) for p in range(N_PARTITIONS)
-            )
+        pmap.namespaces.extend(self._namespaces)
         replicas = [m.id for m in self._config.members]
         for gid, group in self._node.groups.items():
             ns, _, idx = gid.rpartition("/")

@@ -17,7 +17,7 @@ from typing import Any
 
 import grpc
 from raftstore_node import convert
-from raftstore_node.dispatch import NoLeaderHint
+from raftstore_node.dispatch import NoLeaderHint, deadline_of
 from raftstore_node.forwarder import RelayedError
 from raftstore_node.status import abort
 
@@ -56,6 +56,22 @@ async def propose(group: GroupReplica, request: Request, deadline: float, write:
         raise Timeout(
             f"group {group.group_id}: no result before the deadline", in_doubt=write
         ) from None
+
+
+def session_token(group: GroupReplica) -> bytes:
+    """What a SESSION client must see next time: this replica's applied position."""
+    return f"{group.group_id}@{group.raftLastApplied}".encode()
+
+
+def session_index(token: bytes, group_id: str) -> int:
+    """The applied position a SESSION read must wait for (0 if the token is for no group)."""
+    gid, _, index = token.decode("ascii", "replace").rpartition("@")
+    return int(index) if gid == group_id and index.isdigit() else 0
+
+
+def _with_token(response: Any, group: GroupReplica) -> Any:
+    response.session_token = session_token(group)
+    return response
 
 
 def _raise_for(result: Result) -> Result:
@@ -104,7 +120,7 @@ class KVService(kv_pb2_grpc.KVServicer):
 
         async def local(deadline: float) -> Any:
             result = await propose(group, self._request(request.header, command), deadline, True)
-            return respond(command.key, _raise_for(result), now_ms())
+            return _with_token(respond(command.key, _raise_for(result), now_ms()), group)
 
         return await self._dispatcher.run(
             context=context,
@@ -129,10 +145,15 @@ class KVService(kv_pb2_grpc.KVServicer):
     ) -> Any:
         group = self._router.group_for(read.key)
         if mode is ReadMode.ALLOW_REPLICA:
-            return evaluate(self._node.local_read(group, read))
+            return _with_token(evaluate(self._node.local_read(group, read)), group)
+        if mode is ReadMode.SESSION:
+            seen = session_index(request.header.session_token, group.group_id)
+            if await self._node.caught_up(group, seen, deadline_of(context)):
+                return _with_token(evaluate(self._node.local_read(group, read)), group)
 
         async def local(deadline: float) -> Any:
-            return evaluate(await self._node.linearizable_read(group, read, deadline))
+            result = await self._node.linearizable_read(group, read, deadline)
+            return _with_token(evaluate(result), group)
 
         return await self._dispatcher.run(
             context=context,

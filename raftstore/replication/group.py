@@ -38,10 +38,11 @@ from pysyncobj.syncobj import _COMMAND_TYPE
 from pysyncobj.transport import Transport
 
 from raftstore.codec import decode_entry, encode_entry
-from raftstore.commands import Entry, Request, Result
+from raftstore.commands import Entry, Read, Request, Result
 from raftstore.errors import PartitionUnavailable, RaftstoreError, ServerError, Timeout
-from raftstore.replication.journal import DurableJournal, attach_journal
+from raftstore.replication.journal import DurableJournal, JournalError, attach_journal
 from raftstore.replication.messages import check_message
+from raftstore.replication.readindex import PROBE, PROBE_ACK, ReadBarrier, Waiter, probe_answer
 from raftstore.replication.snapshot import Manifest, extract_db, read_manifest, write_snapshot
 from raftstore.state_machine import StateMachine
 from raftstore.storage.rocks import RocksStore
@@ -85,6 +86,7 @@ class GroupTransport(Transport):
         self.journal: DurableJournal | None = None
         self.held: list[tuple[Node, Any]] = []
         self.on_received: Callable[[], None] = lambda: None
+        self.on_probe: Callable[[str, dict[str, Any]], None] = lambda peer, msg: None
 
     def send(self, node: Node, message: Any) -> bool:
         """Send now, or hold the message until the entries it acknowledges are durable.
@@ -123,8 +125,20 @@ class GroupTransport(Transport):
                 "group %s: malformed message from %s dropped: %s", self._group_id, peer_id, problem
             )
             return
-        self._onMessageReceived(node, message)
+        if message["type"] in (PROBE, PROBE_ACK):
+            self.on_probe(peer_id, message)
+            return
+        try:
+            self._onMessageReceived(node, message)
+        except JournalError:
+            raise
+        except Exception:
+            log.exception("group %s: message from %s could not be handled", self._group_id, peer_id)
         self.on_received()
+
+    def send_direct(self, peer_id: str, message: dict[str, Any]) -> None:
+        """Send a raftstore message (not pysyncobj's) to a peer at once."""
+        self._mesh.send(peer_id, self._group_id, message)
 
     def peer_up(self, peer_id: str) -> None:
         if peer_id in self._nodes:
@@ -181,6 +195,10 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         self.transport.journal = self.journal
         self.on_dirty: Callable[[GroupReplica], None] = lambda g: None
         self.transport.on_received = lambda: self.on_dirty(self)
+        self.transport.on_probe = self._on_probe
+        self._barrier = ReadBarrier(
+            [n.id for n in others], self.transport.send_direct, retry_after=timing.heartbeat
+        )
 
     def _conf(self, timing: RaftTiming) -> SyncObjConf:
         return SyncObjConf(
@@ -294,6 +312,52 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         self.transport.release()
         self._flush_pending()
         self._onTick(0.0)
+        self._tick_reads()
+
+    # --- linearizable reads without log entries (ReadIndex) --------------------------
+
+    def read_linearizable(self, read: Read, now_ms: Callable[[], int]) -> asyncio.Future[Result]:
+        """Answer ``read`` as of a point after it arrived, without a log entry.
+
+        Through the future: the Result, or NotLeader when this replica cannot confirm its
+        leadership (nothing was read; the caller may route the read elsewhere).
+        """
+        if not self.is_leader:
+            fut: asyncio.Future[Result] = self._loop.create_future()
+            fut.set_exception(NotLeader(self.group_id, self.leader_id))
+            return fut
+        commit = self.raftCommitIndex
+        if self.journal.term_at(commit) != self.term:
+            return self.propose(Request(read))  # no entry of this term committed yet
+        fut = self._loop.create_future()
+
+        def serve() -> None:
+            if not fut.done():
+                fut.set_result(self._state_machine.read(self.store, read, now_ms()))
+
+        def fail(exc: Exception) -> None:
+            if not fut.done():
+                fut.set_exception(NotLeader(self.group_id, self.leader_id))
+
+        self._barrier.add(self.term, Waiter(commit, serve, fail))
+        return fut
+
+    def _on_probe(self, peer_id: str, message: dict[str, Any]) -> None:
+        if message["type"] == PROBE:
+            self.transport.send_direct(
+                peer_id, probe_answer(message, self.term, self.leader_id, peer_id)
+            )
+            return
+        self._barrier.on_ack(peer_id, message["term"], message["seq"], message["ok"])
+        self._tick_reads()
+
+    def _tick_reads(self) -> None:
+        if not self._barrier.pending:
+            return
+        if self.is_leader and self._barrier.term == self.term:
+            self._barrier.tick(self.raftLastApplied)
+        else:
+            self._barrier.fail_all(NotLeader(self.group_id, self.leader_id))
 
     # --- status -------------------------------------------------------------------------
 

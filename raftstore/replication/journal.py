@@ -90,6 +90,7 @@ _IDX_TERM = struct.Struct("<QQ")
 _OVERHEAD = _FRAME.size + _IDX_TERM.size  # bytes of a record besides its command
 _MAX_COMMAND = MAX_PAYLOAD - _IDX_TERM.size
 _REWRITE_CHUNK = 1 << 20
+COMMIT_HINT_SECONDS = 10
 
 
 class JournalError(ServerError):
@@ -217,6 +218,7 @@ class DurableJournal(Journal):
         self._dirty = False
         self._generation = 0
         self._sync_in_flight = False
+        self._timer_calls = 0
         self._durable_last = self.last_index
         if self._entries:
             self._commit_index = min(self._commit_index, self.last_index)
@@ -352,7 +354,12 @@ class DurableJournal(Journal):
         return self._voted_for
 
     def onOneSecondTimer(self) -> None:
-        """Persist the commit-index hint if it changed; a failure is logged and retried."""
+        """Persist the commit-index hint every ``COMMIT_HINT_SECONDS`` calls if it changed;
+        a failure is logged and retried. (It is a hint: a restarted node learns the commit
+        index from its leader; the hint only lets it apply its own log sooner.)"""
+        self._timer_calls += 1
+        if self._timer_calls % COMMIT_HINT_SECONDS:
+            return
         if self._commit_dirty and self._fd >= 0:
             try:
                 self._store_meta(self._term, self._voted_for, self._commit_index)

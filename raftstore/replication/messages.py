@@ -1,10 +1,12 @@
-"""Shape checks for pysyncobj messages received from peers.
+"""Shape checks for peer messages received from the mesh.
 
 pysyncobj indexes into messages without checking them. Every message from the mesh is
 checked here first; anything unexpected is dropped (and logged by the caller) instead of
-raising inside pysyncobj. Only the message types raftstore uses are accepted: commands
-are never forwarded through pysyncobj ('apply_command'), and oversized entries are never
-split into pickled 'transmission' chunks (the entry size cap is below the batch size).
+raising inside pysyncobj. Only the message types raftstore uses are accepted: pysyncobj's
+votes, entries, acknowledgements and snapshot chunks, and raftstore's own ReadIndex probes
+(``rs_probe``, ``rs_probe_ack``; see readindex.py). Commands are never forwarded through
+pysyncobj ('apply_command'), and oversized entries are never split into pickled
+'transmission' chunks (the entry size cap is below the batch size).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ _REQUIRED: dict[str, dict[str, type]] = {
     "append_entries": {"term": int, "commit_index": int},
     "next_node_idx": {"next_node_idx": int, "reset": bool, "success": bool},
     "timeout_now": {"term": int},
+    "rs_probe": {"term": int, "seq": int},
+    "rs_probe_ack": {"term": int, "seq": int, "ok": bool},
 }
 _OPTIONAL_APPEND = {"entries", "prevLogIdx", "prevLogTerm", "serialized"}
 

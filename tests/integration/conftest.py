@@ -29,7 +29,9 @@ def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster
 @pytest.fixture
 def fresh_cluster(tmp_path: Path) -> Iterator[Cluster]:
     """A 3-node cluster of its own, for tests that kill, pause or partition nodes."""
-    with Cluster(tmp_path / "cluster", nodes=3, node_args=["--enable-fault-injection"]) as cluster:
+    with Cluster(
+        tmp_path / "cluster", nodes=3, node_args=["--enable-fault-injection", "--enable-failpoints"]
+    ) as cluster:
         yield cluster
 
 

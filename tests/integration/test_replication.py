@@ -221,3 +221,24 @@ def _readable(c: Client, key: tuple[str, str, int]) -> bool:
         return True
     except Exception:
         return False
+
+
+def test_session_reads_see_the_clients_own_writes_even_from_a_lagging_replica(
+    fresh_cluster: Cluster,
+) -> None:
+    cluster = fresh_cluster
+    key = ("test", "session", "k")
+    with Client(cluster.hosts, timeout=10) as c:
+        c.put(key, {"v": 1})
+    wait_until(lambda: replicas_caught_up(cluster, cluster.ids), 10, "replicas to apply v=1")
+    cluster.partition([{"n1", "n2"}, {"n3"}])  # n3 stops applying: its state goes stale
+    time.sleep(2.5)
+    with Client(cluster.hosts, timeout=10, read_mode=ReadMode.SESSION) as session:
+        session.put(key, {"v": 2})
+        seen = [session.get(key).bins["v"] for _ in range(9)]  # round robin over n1, n2, n3
+    assert seen == [2] * 9, "a SESSION read went back in time"
+    with Client([cluster.address("n3")], pinned=True, read_mode=ReadMode.ALLOW_REPLICA) as stale:
+        assert stale.get(key).bins == {"v": 1}  # ALLOW_REPLICA: the replica's own, stale state
+    cluster.heal()
+    with Client([cluster.address("n3")], pinned=True, read_mode=ReadMode.ALLOW_REPLICA) as c:
+        wait_until(lambda: c.get(key).bins == {"v": 2}, 15, "n3 to catch up after healing")
