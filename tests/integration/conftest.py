@@ -39,3 +39,16 @@ def fresh_cluster(tmp_path: Path) -> Iterator[Cluster]:
 def client(shared_cluster: Cluster) -> Iterator[Client]:
     with Client(shared_cluster.hosts, timeout=10) as c:
         yield c
+
+
+@pytest.fixture
+def compacting_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """Two groups that compact their log every 100 entries, failpoints enabled."""
+    with Cluster(
+        tmp_path / "compacting",
+        nodes=3,
+        partition_groups=2,
+        raft={"snapshot_entries": 100, "snapshot_seconds": 3600},
+        node_args=["--enable-fault-injection", "--enable-failpoints"],
+    ) as cluster:
+        yield cluster

@@ -4,7 +4,6 @@ acknowledged."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from raftstore_client import Client, RaftstoreError, ReadMode
@@ -63,23 +62,20 @@ def test_a_node_crashing_at_a_failpoint_loses_no_acknowledged_write(
     _assert_everywhere(cluster, f"{point}-{role}", acked)
 
 
-def test_a_node_crashing_while_installing_a_snapshot_recovers(tmp_path: Path) -> None:
-    with Cluster(
-        tmp_path / "c",
-        nodes=3,
-        partition_groups=2,
-        raft={"snapshot_entries": 100, "snapshot_seconds": 3600},
-    ) as cluster:
-        cluster.stop("n3")
-        acked = {}
-        with Client(cluster.hosts[:2], timeout=10) as c:
-            for i in range(1500):
-                c.put(("test", "install", i), {"i": i})
-                acked[i] = i
-        cluster.restart("n3", extra_env={"RAFTSTORE_FAILPOINTS": "snapshot.install=crash"})
-        wait_until(lambda: not cluster.is_running("n3"), 30, "n3 to crash while installing")
-        assert "failpoint snapshot.install: crashing" in cluster.log_text("n3")
-        cluster.restart("n3")
-        cluster.wait_ready()
-        _assert_everywhere(cluster, "install", acked)
-        assert "installed snapshot" in cluster.log_text("n3")
+def test_a_node_crashing_while_installing_a_snapshot_recovers(
+    compacting_cluster: Cluster,
+) -> None:
+    cluster = compacting_cluster
+    cluster.stop("n3")
+    acked = {}
+    with Client(cluster.hosts[:2], timeout=10) as c:
+        for i in range(1500):
+            c.put(("test", "install", i), {"i": i})
+            acked[i] = i
+    cluster.restart("n3", extra_env={"RAFTSTORE_FAILPOINTS": "snapshot.install=crash"})
+    wait_until(lambda: not cluster.is_running("n3"), 30, "n3 to crash while installing")
+    assert "failpoint snapshot.install: crashing" in cluster.log_text("n3")
+    cluster.restart("n3")
+    cluster.wait_ready()
+    _assert_everywhere(cluster, "install", acked)
+    assert "installed snapshot" in cluster.log_text("n3")

@@ -20,19 +20,6 @@ from tests.integration.helpers import replicas_caught_up, wait_until
 from tests.jepsen.cluster import Cluster
 
 
-@pytest.fixture
-def compacting_cluster(tmp_path: Path) -> Any:
-    """Groups compact their log every 100 entries (snapshot_entries)."""
-    with Cluster(
-        tmp_path / "c",
-        nodes=3,
-        partition_groups=2,
-        raft={"snapshot_entries": 100, "snapshot_seconds": 3600},
-        node_args=["--enable-fault-injection", "--enable-failpoints"],
-    ) as cluster:
-        yield cluster
-
-
 def test_a_follower_that_missed_compacted_entries_installs_a_snapshot_and_converges(
     compacting_cluster: Cluster,
 ) -> None:
