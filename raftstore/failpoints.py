@@ -8,8 +8,10 @@ Points: ``journal.before_fsync``, ``journal.after_fsync``, ``apply.before``,
 ``apply.after`` (applied, before any reply), ``snapshot.install``.
 
 Actions: ``crash`` (SIGKILL to this process: nothing is flushed, like kill -9),
-``delay:<ms>`` (blocks the raft loop), ``off``. ``skip`` lets that many hits pass first.
-RAFTSTORE_FAILPOINTS="name=action[@skip],..." arms points at start-up.
+``delay:<ms>`` (blocks the raft loop), ``off``. ``skip`` lets that many hits pass first;
+``count`` (0: unlimited) disarms the point after it has fired that many times, so that a
+stall cannot keep the loop from ever hearing the request to end it.
+RAFTSTORE_FAILPOINTS="name=action[@skip][*count],..." arms points at start-up.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class FailpointError(ValueError):
 class _Armed:
     action: str
     skip: int
+    count: int  # firings left; 0: unlimited
 
 
 class Failpoints:
@@ -48,7 +51,7 @@ class Failpoints:
         self.enabled = enabled
         self._armed: dict[str, _Armed] = {}
 
-    def arm(self, name: str, action: str, skip: int = 0) -> None:
+    def arm(self, name: str, action: str, skip: int = 0, count: int = 0) -> None:
         if not self.enabled:
             raise FailpointError(
                 "failpoints are disabled (start the node with --enable-failpoints)"
@@ -60,14 +63,22 @@ class Failpoints:
             return
         if action != "crash" and not (action.startswith("delay:") and action[6:].isdigit()):
             raise FailpointError(f"unknown action {action!r}: use crash, delay:<ms> or off")
-        self._armed[name] = _Armed(action, max(0, skip))
-        log.warning("failpoint %s armed: %s (after %d hits)", name, action, skip)
+        self._armed[name] = _Armed(action, max(0, skip), max(0, count))
+        log.warning(
+            "failpoint %s armed: %s (after %d hits, %s times)", name, action, skip, count or "any"
+        )
 
     def arm_from_env(self, spec: str) -> None:
         for item in filter(None, (s.strip() for s in spec.split(","))):
             name, _, rest = item.partition("=")
+            rest, _, count = rest.partition("*")
             action, _, skip = rest.partition("@")
-            self.arm(name, action, int(skip or 0))
+            try:
+                self.arm(name, action, int(skip or 0), int(count or 0))
+            except ValueError as e:
+                if isinstance(e, FailpointError):
+                    raise
+                raise FailpointError(f"bad failpoint spec {item!r}: {e}") from None
 
     def hit(self, name: str) -> None:
         if not self._armed:
@@ -78,6 +89,10 @@ class Failpoints:
         if armed.skip > 0:
             armed.skip -= 1
             return
+        if armed.count > 0:
+            armed.count -= 1
+            if armed.count == 0:
+                del self._armed[name]
         if armed.action == "crash":
             log.critical("failpoint %s: crashing", name)
             os.kill(os.getpid(), signal.SIGKILL)

@@ -28,7 +28,7 @@ class FaultInjectionService(testing_pb2_grpc.FaultInjectionServicer):
 
     async def ArmFailpoint(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
-            self._node.failpoints.arm(request.name, request.action, request.skip)
+            self._node.failpoints.arm(request.name, request.action, request.skip, request.count)
         except FailpointError as e:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(e))
         return testing_pb2.ArmFailpointResponse()

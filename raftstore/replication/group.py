@@ -41,7 +41,7 @@ from raftstore.codec import decode_entry, encode_entry
 from raftstore.commands import Entry, Read, Request, Result
 from raftstore.errors import PartitionUnavailable, RaftstoreError, ServerError, Timeout
 from raftstore.replication.journal import DurableJournal, JournalError, attach_journal
-from raftstore.replication.messages import check_message
+from raftstore.replication.messages import check_message, trim_append_entries
 from raftstore.replication.readindex import PROBE, PROBE_ACK, ReadBarrier, Waiter, probe_answer
 from raftstore.replication.snapshot import Manifest, extract_db, read_manifest, write_snapshot
 from raftstore.state_machine import StateMachine
@@ -87,6 +87,7 @@ class GroupTransport(Transport):
         self.held: list[tuple[Node, Any]] = []
         self.on_received: Callable[[], None] = lambda: None
         self.on_probe: Callable[[str, dict[str, Any]], None] = lambda peer, msg: None
+        self.commit_index: Callable[[], int] = lambda: 0
 
     def send(self, node: Node, message: Any) -> bool:
         """Send now, or hold the message until the entries it acknowledges are durable.
@@ -128,6 +129,11 @@ class GroupTransport(Transport):
         if message["type"] in (PROBE, PROBE_ACK):
             self.on_probe(peer_id, message)
             return
+        if message["type"] == "append_entries" and self.journal is not None:
+            journal = self.journal
+            message = trim_append_entries(
+                message, journal.term_at, journal.last_index, self.commit_index()
+            )
         try:
             self._onMessageReceived(node, message)
         except JournalError:
@@ -196,6 +202,7 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         self.on_dirty: Callable[[GroupReplica], None] = lambda g: None
         self.transport.on_received = lambda: self.on_dirty(self)
         self.transport.on_probe = self._on_probe
+        self.transport.commit_index = lambda: self._SyncObj__raftCommitIndex
         self._barrier = ReadBarrier(
             [n.id for n in others], self.transport.send_direct, retry_after=timing.heartbeat
         )

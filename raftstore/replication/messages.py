@@ -7,11 +7,15 @@ votes, entries, acknowledgements and snapshot chunks, and raftstore's own ReadIn
 (``rs_probe``, ``rs_probe_ack``; see readindex.py). Commands are never forwarded through
 pysyncobj ('apply_command'), and oversized entries are never split into pickled
 'transmission' chunks (the entry size cap is below the batch size).
+
+`trim_append_entries` then rewrites an accepted append_entries so that pysyncobj only
+truncates the log where Raft says to (see its docstring).
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 _REQUIRED: dict[str, dict[str, type]] = {
@@ -95,3 +99,58 @@ def check_message(message: object) -> str | None:
     elif problem is None and set(message) - set(_REQUIRED[kind]) - {"type"}:
         problem = "unexpected fields"
     return problem
+
+
+def trim_append_entries(
+    message: dict[str, Any],
+    term_at: Callable[[int], int | None],
+    last_index: int,
+    commit_index: int,
+) -> dict[str, Any]:
+    """``message`` (a checked append_entries) rewritten so that pysyncobj does not truncate
+    log entries that already match the leader's log.
+
+    pysyncobj deletes every entry after ``prevLogIdx`` and appends the message's entries,
+    whatever they are. A stale or repeated append_entries (or a heartbeat whose
+    ``prevLogIdx`` lags behind acknowledgements in flight) therefore removes entries this
+    replica has already acknowledged — entries the leader may have counted towards a
+    commit — and rewrites entries it has already applied. Raft (§5.3) truncates only from
+    the first entry whose term conflicts with the leader's. So:
+
+    - entries of the message that are already in the log with the same term are dropped
+      from it (``prevLogIdx``/``prevLogTerm`` move up to the last of them): pysyncobj then
+      truncates from the first conflicting or missing entry, as Raft does;
+    - when every entry matches and the log goes further, the part beyond that this replica
+      knows matches the leader's log is kept too: up to its last entry if that entry has
+      the message's term (it came from this same leader, so by Log Matching everything
+      before it matches), else up to the commit index (committed entries are in every
+      later leader's log). The acknowledgement then covers exactly what is known to match;
+      an unverified tail of older terms is still truncated, as before.
+
+    Anything else (no ``prevLogIdx``, a ``prevLogIdx`` that does not match, which pysyncobj
+    answers with a reset) is returned unchanged.
+    """
+    if "prevLogIdx" not in message:
+        return message
+    prev, prev_term = message["prevLogIdx"], message["prevLogTerm"]
+    if term_at(prev) != prev_term:
+        return message
+    entries = tuple(message.get("entries", ()))
+    for k, (_, idx, term) in enumerate(entries):
+        if term_at(idx) != term:
+            if k == 0:
+                return message
+            _, prev, prev_term = entries[k - 1]
+            return {**message, "prevLogIdx": prev, "prevLogTerm": prev_term, "entries": entries[k:]}
+    verified = prev + len(entries)
+    if last_index > verified:
+        if term_at(last_index) == message["term"]:
+            verified = last_index
+        else:
+            verified = max(verified, min(commit_index, last_index))
+    if verified == prev:
+        return message
+    verified_term = term_at(verified)
+    if verified_term is None:  # not reachable: every index up to last_index is in the log
+        return message
+    return {**message, "prevLogIdx": verified, "prevLogTerm": verified_term, "entries": ()}

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1araftstore/v1/testing.proto\x12\x0craftstore.v1\"/\n\x13SetPartitionRequest\x12\x18\n\x10\x62locked_node_ids\x18\x01 \x03(\t\"0\n\x14SetPartitionResponse\x12\x18\n\x10\x62locked_node_ids\x18\x01 \x03(\t\"A\n\x13\x41rmFailpointRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x0c\n\x04skip\x18\x03 \x01(\r\"\x16\n\x14\x41rmFailpointResponse2\xbe\x01\n\x0e\x46\x61ultInjection\x12U\n\x0cSetPartition\x12!.raftstore.v1.SetPartitionRequest\x1a\".raftstore.v1.SetPartitionResponse\x12U\n\x0c\x41rmFailpoint\x12!.raftstore.v1.ArmFailpointRequest\x1a\".raftstore.v1.ArmFailpointResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1araftstore/v1/testing.proto\x12\x0craftstore.v1\"/\n\x13SetPartitionRequest\x12\x18\n\x10\x62locked_node_ids\x18\x01 \x03(\t\"0\n\x14SetPartitionResponse\x12\x18\n\x10\x62locked_node_ids\x18\x01 \x03(\t\"P\n\x13\x41rmFailpointRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x0c\n\x04skip\x18\x03 \x01(\r\x12\r\n\x05\x63ount\x18\x04 \x01(\r\"\x16\n\x14\x41rmFailpointResponse2\xbe\x01\n\x0e\x46\x61ultInjection\x12U\n\x0cSetPartition\x12!.raftstore.v1.SetPartitionRequest\x1a\".raftstore.v1.SetPartitionResponse\x12U\n\x0c\x41rmFailpoint\x12!.raftstore.v1.ArmFailpointRequest\x1a\".raftstore.v1.ArmFailpointResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,9 +36,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SETPARTITIONRESPONSE']._serialized_start=93
   _globals['_SETPARTITIONRESPONSE']._serialized_end=141
   _globals['_ARMFAILPOINTREQUEST']._serialized_start=143
-  _globals['_ARMFAILPOINTREQUEST']._serialized_end=208
-  _globals['_ARMFAILPOINTRESPONSE']._serialized_start=210
-  _globals['_ARMFAILPOINTRESPONSE']._serialized_end=232
-  _globals['_FAULTINJECTION']._serialized_start=235
-  _globals['_FAULTINJECTION']._serialized_end=425
+  _globals['_ARMFAILPOINTREQUEST']._serialized_end=223
+  _globals['_ARMFAILPOINTRESPONSE']._serialized_start=225
+  _globals['_ARMFAILPOINTRESPONSE']._serialized_end=247
+  _globals['_FAULTINJECTION']._serialized_start=250
+  _globals['_FAULTINJECTION']._serialized_end=440
 # @@protoc_insertion_point(module_scope)

@@ -19,14 +19,16 @@ class SetPartitionResponse(_message.Message):
     def __init__(self, blocked_node_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ArmFailpointRequest(_message.Message):
-    __slots__ = ("name", "action", "skip")
+    __slots__ = ("name", "action", "skip", "count")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     SKIP_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
     name: str
     action: str
     skip: int
-    def __init__(self, name: _Optional[str] = ..., action: _Optional[str] = ..., skip: _Optional[int] = ...) -> None: ...
+    count: int
+    def __init__(self, name: _Optional[str] = ..., action: _Optional[str] = ..., skip: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
 
 class ArmFailpointResponse(_message.Message):
     __slots__ = ()

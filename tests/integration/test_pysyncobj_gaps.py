@@ -113,15 +113,16 @@ def test_a_leader_cut_off_from_the_majority_steps_down_within_an_election_timeou
 def test_retried_increments_after_injected_timeouts_are_applied_once(
     fresh_cluster: Cluster,
 ) -> None:
-    """Every node stalls 1.5 s after applying each entry (failpoint apply.after) for a while,
-    so the client's 1 s attempts time out in doubt and are retried with the same identity;
-    the state machine applies each increment once and answers retries from its session."""
+    """Every node stalls 1.5 s after applying each of its next 3 entries (failpoint
+    apply.after, count 3), so the client's 1 s attempts time out in doubt and are retried
+    with the same identity; the state machine applies each increment once and answers
+    retries from its session."""
     cluster = fresh_cluster
     key = ("test", "counter", "c")
     with Client(cluster.hosts, timeout=10) as c:
         c.put(key, {"n": 0})
     for node in cluster.ids:
-        cluster.arm_failpoint(node, "apply.after", "delay:1500")
+        cluster.arm_failpoint(node, "apply.after", "delay:1500", count=3)
     results: list[Any] = []
 
     def increments() -> None:
@@ -132,9 +133,6 @@ def test_retried_increments_after_injected_timeouts_are_applied_once(
 
     worker = threading.Thread(target=increments)
     worker.start()
-    time.sleep(6)
-    for node in cluster.ids:
-        cluster.arm_failpoint(node, "apply.after", "off")
     worker.join(60)
     assert not worker.is_alive()
     *values, (_, retries) = results

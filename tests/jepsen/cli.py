@@ -1,5 +1,7 @@
 """Command line of the Jepsen-style suite: ``python -m tests.jepsen COMMAND ...``.
 
+``run --workload W --nemesis N --time S --seed N --out DIR`` starts a local cluster, runs a
+workload under seeded faults and checks the history (see `tests.jepsen.runner`).
 ``check PATH... [--model M] [--format F] [--time-limit S] [--timing]`` checks history
 files. For each file it prints ``PATH<TAB>VERDICT`` on stdout (plus ``<TAB>SECONDS`` with
 ``--timing``), where VERDICT is ``linearizable``, ``not-linearizable`` or ``unknown`` for
@@ -38,7 +40,15 @@ from tests.jepsen.checkers import (
 from tests.jepsen.formats import FORMATS, read_history
 from tests.jepsen.history import HistoryError
 
-__all__ = ["SUBCOMMANDS", "ExitCode", "add_check_parser", "build_parser", "main", "run_check"]
+__all__ = [
+    "SUBCOMMANDS",
+    "ExitCode",
+    "add_check_parser",
+    "add_run_parser",
+    "build_parser",
+    "main",
+    "run_check",
+]
 
 
 class ExitCode(IntEnum):
@@ -155,4 +165,14 @@ def _report(path: str, word: str, seconds: float, timing: bool, detail: str) -> 
         print(f"{path}: {word}\n{detail}", file=sys.stderr, flush=True)
 
 
-SUBCOMMANDS: list[Callable[[Any], None]] = [add_check_parser]
+# ----------------------------------------------------------------------------- run
+
+
+def add_run_parser(subparsers: Any) -> None:
+    """The ``run`` subcommand lives in `tests.jepsen.runner`, which needs the client."""
+    from tests.jepsen.runner import add_run_parser as add
+
+    add(subparsers)
+
+
+SUBCOMMANDS: list[Callable[[Any], None]] = [add_check_parser, add_run_parser]

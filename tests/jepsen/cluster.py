@@ -213,11 +213,13 @@ class Cluster:
             if self.is_running(node_id) and node_id not in self.paused:
                 self.set_blocked(node_id, set())
 
-    def arm_failpoint(self, node_id: str, name: str, action: str, skip: int = 0) -> None:
+    def arm_failpoint(
+        self, node_id: str, name: str, action: str, skip: int = 0, count: int = 0
+    ) -> None:
+        """Arm failpoint ``name`` of a node (see `raftstore.failpoints`)."""
+        request = testing_pb2.ArmFailpointRequest(name=name, action=action, skip=skip, count=count)
         with grpc.insecure_channel(self.address(node_id)) as ch:
-            testing_pb2_grpc.FaultInjectionStub(ch).ArmFailpoint(
-                testing_pb2.ArmFailpointRequest(name=name, action=action, skip=skip), timeout=5
-            )
+            testing_pb2_grpc.FaultInjectionStub(ch).ArmFailpoint(request, timeout=5)
 
     # --- observation ----------------------------------------------------------------
 
