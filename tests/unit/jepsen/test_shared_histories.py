@@ -1,4 +1,7 @@
-"""The checker reproduces the published verdicts of /work/shared/histories (Porcupine's data).
+"""The checker reproduces the published verdicts of the shared histories (Porcupine's data).
+
+``histories/`` is a copy of ``../shared/histories`` (MIT, see its LICENSE-porcupine.md), kept
+in the repository so that a clean checkout tests it wherever it is cloned.
 
 The expected verdicts are copied from that directory's README. The files are listed here,
 not globbed, so a missing directory or file fails the test instead of skipping it.
@@ -15,7 +18,7 @@ from tests.jepsen.checkers import Verdict, check_history
 from tests.jepsen.checkers.models import MODELS
 from tests.jepsen.formats import read_history
 
-HISTORIES = Path(__file__).resolve().parents[3] / ".." / "shared" / "histories"
+HISTORIES = Path(__file__).resolve().parent / "histories"
 
 LINEARIZABLE_ETCD = {2, 5, 7, 18, 25, 31, 38, 45, 48, 49, 51, 53, 56}
 EXPECTED = {
