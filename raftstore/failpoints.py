@@ -74,11 +74,10 @@ class Failpoints:
             rest, _, count = rest.partition("*")
             action, _, skip = rest.partition("@")
             try:
-                self.arm(name, action, int(skip or 0), int(count or 0))
+                skip_hits, times = int(skip or 0), int(count or 0)
             except ValueError as e:
-                if isinstance(e, FailpointError):
-                    raise
                 raise FailpointError(f"bad failpoint spec {item!r}: {e}") from None
+            self.arm(name, action, skip_hits, times)
 
     def hit(self, name: str) -> None:
         if not self._armed:

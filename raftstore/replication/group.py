@@ -202,7 +202,7 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         self.on_dirty: Callable[[GroupReplica], None] = lambda g: None
         self.transport.on_received = lambda: self.on_dirty(self)
         self.transport.on_probe = self._on_probe
-        self.transport.commit_index = lambda: self._SyncObj__raftCommitIndex
+        self.transport.commit_index = lambda: self.raftCommitIndex
         self._barrier = ReadBarrier(
             [n.id for n in others], self.transport.send_direct, retry_after=timing.heartbeat
         )
