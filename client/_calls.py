@@ -166,9 +166,17 @@ def batch_get(keys: Sequence[Key], bins: Sequence[str] | None, mode: ReadMode) -
     return Call("BatchGet", req, keys[0], False, parse, mode=mode)
 
 
+BATCH_KEYS = 5000  # keys per batch call at most: the server refuses larger batches
+
+
 def group_keys(keys: Sequence[Any], group_of: Callable[[Key], str]) -> dict[str, list[int]]:
-    """Positions of ``keys`` by partition group."""
+    """Positions of ``keys`` by partition group, at most BATCH_KEYS per entry (a group with
+    more keys gets several entries, "<group>#<n>")."""
     groups: dict[str, list[int]] = {}
     for i, key in enumerate(keys):
         groups.setdefault(group_of(key), []).append(i)
-    return groups
+    out: dict[str, list[int]] = {}
+    for group, positions in groups.items():
+        for n in range(0, len(positions), BATCH_KEYS):
+            out[group if n == 0 else f"{group}#{n // BATCH_KEYS}"] = positions[n : n + BATCH_KEYS]
+    return out

@@ -3,7 +3,8 @@
 The server puts the Aerospike-numbered result code, the in-doubt flag and a leader hint
 in trailing metadata (see proto/raftstore/v1/kv.proto). A failure without a result code
 comes from the transport: for a write it is in doubt (the command may have reached the
-leader), for a read it is not.
+leader), for a read it is not — except ``RESOURCE_EXHAUSTED`` for a message over the
+node's receive limit, which gRPC refused unread: RECORD_TOO_BIG, not in doubt.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import grpc
 from raftstore.errors import (
     ClientError,
     RaftstoreError,
+    RecordTooBig,
     ServerError,
     ServerNotAvailable,
     Timeout,
@@ -56,6 +58,8 @@ def translate(e: grpc.RpcError, *, write: bool, address: str) -> Translated:
             rc = int(ServerError.default_code)
         return Translated(error_for(rc, details, in_doubt=md.get(IN_DOUBT_KEY) == "1"), hint, True)
     where = f"{address}: {code.name}: {details}"
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in details:
+        return Translated(RecordTooBig(where), None, True)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return Translated(Timeout(where, in_doubt=write), None, False)
     if code == grpc.StatusCode.UNAVAILABLE:

@@ -9,6 +9,7 @@ which results it may forget: every seq below it has been answered.
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,8 +21,15 @@ from raftstore.errors import RaftstoreError, ResultCode
 # Errors that say the command reached no leader: refresh the route before retrying.
 ROUTING_CODES = frozenset({ResultCode.PARTITION_UNAVAILABLE, ResultCode.SERVER_NOT_AVAILABLE})
 MAX_BACKOFF = 0.1  # seconds between retries at most: an election takes 1-2 s
-RETRYABLE_CODES = frozenset(
-    {ResultCode.PARTITION_UNAVAILABLE, ResultCode.TIMEOUT, ResultCode.SERVER_NOT_AVAILABLE}
+# The node refused the command before proposing it (KEY_BUSY, DEVICE_OVERLOAD): back off
+# longer, so that shed load does not come straight back.
+OVERLOAD_CODES = frozenset({ResultCode.KEY_BUSY, ResultCode.DEVICE_OVERLOAD})
+MAX_OVERLOAD_BACKOFF = 0.5
+RETRYABLE_CODES = (
+    frozenset(
+        {ResultCode.PARTITION_UNAVAILABLE, ResultCode.TIMEOUT, ResultCode.SERVER_NOT_AVAILABLE}
+    )
+    | OVERLOAD_CODES
 )
 
 
@@ -76,9 +84,12 @@ class RetryState:
     """Decides, after each failed attempt, whether to retry and how long to wait first.
 
     Reads are retried on any transient failure. A write is retried when it surely did not
-    run (no leader here, partition unavailable before proposing) and, when it carries an
-    exactly-once identity, also when its outcome is in doubt. If any attempt was in doubt,
-    the final error says so: that attempt may have applied the write.
+    run (no leader here, partition unavailable before proposing, the node shed it) and, when
+    it carries an exactly-once identity, also when its outcome is in doubt. If any attempt
+    was in doubt, the final error says so: that attempt may have applied the write.
+
+    Waits double from 20 ms up to 100 ms (500 ms after an overload answer), each drawn
+    between half and 1.5 times that (jitter: clients shed together do not return together).
     """
 
     write: bool
@@ -98,8 +109,9 @@ class RetryState:
             return None
         if self.max_retries is not None and self.attempts > self.max_retries:
             return None
-        delay = 0.0 if t.leader_hint else self.backoff
-        self.backoff = min(self.backoff * 2, MAX_BACKOFF)
+        delay = 0.0 if t.leader_hint else self.backoff * random.uniform(0.5, 1.5)
+        cap = MAX_OVERLOAD_BACKOFF if t.error.code in OVERLOAD_CODES else MAX_BACKOFF
+        self.backoff = min(self.backoff * 2, cap)
         if time.monotonic() + delay >= self.deadline:
             return None
         return delay

@@ -6,7 +6,11 @@
     raftstore get NS SET KEY [--bins a,b]        read a record
     raftstore delete NS SET KEY                  delete a record
     raftstore info [--json]                      nodes, group leaders, terms, applied indexes
+    raftstore stats [--metrics-port P] [--json]  each host's figures, key=value, like asinfo
     raftstore bench --workload RU,50 ...         asbench-style load with a latency summary
+    raftstore placement simulate --nodes 100     replica/leader balance over joins and leaves
+    raftstore admin transfer-leader GROUP [NODE] move a group's leadership (default: preferred)
+    raftstore admin remove-node ID [--dead]      drain a node, or rebuild a dead node's replicas
 
 Client commands take ``--hosts`` (default $RAFTSTORE_HOSTS or 127.0.0.1:3000). Errors print
 their result code and exit 1. ``node`` and ``local`` need the server extra installed.
@@ -141,10 +145,54 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    from raftstore_client.stats import collect, render
+
+    hosts = [h.strip() for h in args.hosts.split(",") if h.strip()]
+    with _client(args) as client:
+        figures = {h: collect(client, h, args.metrics_port, args.timeout) for h in hosts}
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        print("\n\n".join(render(h, f) for h, f in figures.items()))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from raftstore_client.bench import run_bench
 
     return run_bench(args)
+
+
+def cmd_transfer_leader(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        leader, term = client.transfer_leader(args.group, args.node or "")
+    print(f"{args.group}: led by {leader} (term {term})")
+    return 0
+
+
+def _secret(args: argparse.Namespace) -> bytes:
+    env = os.environ.get("RAFTSTORE_CLUSTER_SECRET")
+    if env:
+        return env.encode()
+    if not args.secret_file:
+        raise SystemExit("raftstore admin: --secret-file or $RAFTSTORE_CLUSTER_SECRET is required")
+    with open(args.secret_file, "rb") as f:
+        return f.read().strip()
+
+
+def cmd_remove_node(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        epoch = client.remove_node(args.node, _secret(args), dead=args.dead)
+    what = "declared dead; its replicas are rebuilt" if args.dead else "draining"
+    print(f"{args.node} {what} (cluster state epoch {epoch}); see `raftstore info`")
+    return 0
+
+
+def cmd_placement(args: argparse.Namespace) -> int:
+    from raftstore.placement_sim import run
+
+    return run(args)
 
 
 def _server(name: str) -> Any:
@@ -200,12 +248,52 @@ def build_parser() -> argparse.ArgumentParser:
     _hosts(p)
     p.set_defaults(func=cmd_info)
 
+    p = sub.add_parser("stats", help="each host's figures (status and metrics), like asinfo")
+    p.add_argument("--metrics-port", type=int, help="also read http://HOST:PORT/metrics")
+    p.add_argument("--json", action="store_true")
+    _hosts(p)
+    p.set_defaults(func=cmd_stats)
+
     p = sub.add_parser("bench", help="asbench-style benchmark")
     from raftstore_client.bench import add_arguments
 
     add_arguments(p)
     _hosts(p)
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("placement", help="replica placement tools")
+    p = p.add_subparsers(dest="placement_command", required=True).add_parser(
+        "simulate", help="balance and moves of the placement function over joins and leaves"
+    )
+    from raftstore.placement_sim import add_arguments as placement_arguments
+
+    placement_arguments(p)
+    p.set_defaults(func=cmd_placement)
+
+    admin = sub.add_parser("admin", help="cluster administration").add_subparsers(
+        dest="admin_command", required=True
+    )
+    p = admin.add_parser(
+        "remove-node", help="drain a node (replicas move away), or --dead: rebuild its replicas"
+    )
+    p.add_argument("node")
+    p.add_argument(
+        "--dead", action="store_true", help="the node is gone for good (its data is lost)"
+    )
+    p.add_argument(
+        "--secret-file",
+        default=os.environ.get("RAFTSTORE_SECRET_FILE"),
+        help="the cluster secret (default $RAFTSTORE_SECRET_FILE; or $RAFTSTORE_CLUSTER_SECRET)",
+    )
+    _hosts(p)
+    p.set_defaults(func=cmd_remove_node)
+    p = admin.add_parser(
+        "transfer-leader", help="move a partition group's leadership to one of its replicas"
+    )
+    p.add_argument("group", help="partition group, e.g. test/3")
+    p.add_argument("node", nargs="?", help="target replica (default: the preferred leader)")
+    _hosts(p)
+    p.set_defaults(func=cmd_transfer_leader)
     return parser
 
 

@@ -34,7 +34,7 @@ from raftstore_client._session import ROUTING_CODES, RetryState, Session, Sessio
 from raftstore_client.types import Meta, Record
 
 from raftstore.commands import Op
-from raftstore.errors import ServerNotAvailable
+from raftstore.errors import PartitionUnavailable, ServerNotAvailable, Timeout
 from raftstore.policy import ReadMode, WritePolicy
 from raftstore.v1 import cluster_pb2, cluster_pb2_grpc, kv_pb2_grpc
 
@@ -282,6 +282,50 @@ class Client:
     def partition_map(self) -> cluster_pb2.PartitionMap:
         stub = cluster_pb2_grpc.ClusterStub(self._channel(self._table.addresses()[0]))
         return stub.GetPartitionMap(cluster_pb2.GetPartitionMapRequest(), timeout=self.timeout)
+
+    def transfer_leader(self, group_id: str, node_id: str = "") -> tuple[str, int]:
+        """Move ``group_id``'s leadership to replica ``node_id`` (default: its preferred
+        replica); returns (leader id, term) once the target leads."""
+        request = cluster_pb2.TransferLeaderRequest(group_id=group_id, node_id=node_id)
+        out = self._admin_call("TransferLeader", request)
+        return out.leader_node_id, out.term
+
+    def remove_node(self, node_id: str, secret: bytes, dead: bool = False) -> int:
+        """Drain ``node_id`` (its replicas move to the other nodes, then it leaves the
+        roster), or with ``dead`` rebuild its replicas from the survivors. Proves the
+        cluster ``secret``. Returns the cluster state's new epoch."""
+        from raftstore.admin_auth import now_ms, proof
+
+        ts = now_ms()
+        fields = ["remove", node_id, "dead" if dead else "drain"]
+        request = cluster_pb2.RemoveNodeRequest(
+            cluster_id=self._table.cluster_id,
+            node_id=node_id,
+            dead=dead,
+            timestamp_ms=ts,
+            proof=proof(secret, self._table.cluster_id, fields, ts),
+        )
+        return int(self._admin_call("RemoveNode", request).epoch)
+
+    def _admin_call(self, method: str, request: Any) -> Any:
+        """An idempotent administrative call, retried (any node, backing off) while the
+        cluster has no leader for it, until ``timeout``."""
+        deadline = time.monotonic() + self.timeout
+        attempt = 0
+        while True:
+            addresses = self._table.addresses()
+            address = addresses[attempt % len(addresses)]
+            stub = cluster_pb2_grpc.ClusterStub(self._channel(address))
+            try:
+                return getattr(stub, method)(request, timeout=max(0.1, deadline - time.monotonic()))
+            except grpc.RpcError as e:
+                error = translate(e, write=False, address=address).error
+            if not isinstance(error, (PartitionUnavailable, Timeout, ServerNotAvailable)):
+                raise error
+            if time.monotonic() + 0.25 >= deadline:
+                raise error
+            attempt += 1
+            time.sleep(0.25)
 
     def node_status(self, address: str) -> cluster_pb2.NodeStatus:
         stub = cluster_pb2_grpc.ClusterStub(self._channel(address))

@@ -63,10 +63,19 @@ def cluster_info(client: Any) -> dict[str, Any]:
             }
             if g.role == cluster_pb2.RAFT_ROLE_LEADER:
                 groups[g.group_id]["leader"], groups[g.group_id]["term"] = n.node_id, g.term
+    placed = {g.group_id: list(g.replica_node_ids) for g in pmap.groups}
+    for g in groups.values():
+        g["placement"] = placed.get(g["group"], [])
     return {
         "cluster_id": pmap.cluster_id,
+        "epoch": pmap.epoch,
         "nodes": nodes,
         "groups": sorted(groups.values(), key=_group_order),
+        "migrations": {
+            "moving_groups": list(pmap.moving_group_ids),
+            "leaving_nodes": list(pmap.leaving_node_ids),
+            "dead_nodes": list(pmap.dead_node_ids),
+        },
     }
 
 
@@ -94,4 +103,15 @@ def render_info(info: dict[str, Any]) -> str:
             f"  {g['group']:<10} leader={g['leader'] or '-':<6} term={g['term']:<4} {replicas}"
         )
     lines.append("  (* marks the leader)")
+    m = info.get("migrations", {})
+    moving = m.get("moving_groups", [])
+    lines += [
+        "",
+        f"migrations (cluster state epoch {info.get('epoch', 0)}): "
+        + (f"{len(moving)} groups moving ({', '.join(moving)})" if moving else "none pending"),
+    ]
+    if m.get("leaving_nodes"):
+        lines.append(f"  draining: {', '.join(m['leaving_nodes'])}")
+    if m.get("dead_nodes"):
+        lines.append(f"  dead, replicas being rebuilt: {', '.join(m['dead_nodes'])}")
     return "\n".join(lines)

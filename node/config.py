@@ -6,15 +6,18 @@ Example (``raftstore local`` writes one per node)::
     data_dir = "/var/lib/raftstore/n1"
     cluster_id = "prod-eu"
     secret_file = "/etc/raftstore/cluster.secret"   # >= 16 bytes, shared by all members
+    metrics_port = 9145   # optional: Prometheus /metrics on this node's host (0: none)
+    listen_host = ""      # optional: bind here instead of the member address's host
 
     [[member]]            # every member, this node included
     id = "n1"
     client = "10.0.0.1:3000"   # gRPC for clients
     peer = "10.0.0.1:3001"     # Raft traffic between nodes
+    rack = "eu-1a"             # optional: replicas of a group go to distinct racks
 
     [[namespace]]
     name = "test"
-    replication_factor = 3
+    replication_factor = 3     # at most the number of members (default: min(3, members))
     default_ttl = 0
     max_record_size = 1048576
     partition_groups = 8
@@ -27,8 +30,28 @@ Example (``raftstore local`` writes one per node)::
     snapshot_entries = 20000
     snapshot_seconds = 600
 
+    [limits]                   # optional: admission bounds (see admission.py)
+    max_in_flight = 256        # KV requests per node, beyond: DEVICE_OVERLOAD (18)
+    max_in_flight_bytes = 67108864
+    max_large_in_flight = 2    # requests over 64 KiB
+    max_in_flight_per_group = 128
+    max_in_flight_per_key = 16 # writes per record, beyond: KEY_BUSY (14)
+    max_loop_lag_ms = 200      # event loop later than this: new requests shed
+    max_elements = 20000       # list items + map entries per request (RECORD_TOO_BIG)
+    max_streams_per_connection = 128
+    min_free_bytes = 67108864  # below it writes get OUT_OF_SPACE (8)
+
 Without any ``[[namespace]]`` the node serves one namespace named ``test``, as
 Aerospike's default configuration does.
+
+Each group's replicas are placed on ``replication_factor`` of the members by
+``raftstore.placement.place`` (distinct hosts, distinct racks where racks allow, balanced),
+which every founding node computes identically from the member list on the first start
+(epoch 1 of the cluster state, see ``cluster_state.py``). From then on the cluster state
+in the data directory governs: members and namespaces here are only read on the first
+start. A node started with ``--join HOST:PORT`` and an empty data directory lists only
+itself under ``[[member]]`` and receives the roster, namespaces and placement from the
+cluster.
 """
 
 from __future__ import annotations
@@ -41,6 +64,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from raftstore_node.admission import Limits
+
 from raftstore.namespaces import ConfigError, NamespaceConfig
 from raftstore.replication.group import RaftTiming
 
@@ -52,6 +77,7 @@ class Member:
     id: str
     client: str
     peer: str
+    rack: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +91,14 @@ class NodeConfig:
     timing: RaftTiming = field(default_factory=RaftTiming)
     fsync: bool = True
     read_path: str = "readindex"  # how LINEARIZE reads confirm leadership: readindex | log
+    balance_leaders: bool = True  # move each group's leadership to its preferred replica
+    join: str = ""  # a member's client address to join through (first start only)
     unsafe_local_reads: bool = False
     enable_fault_injection: bool = False
     enable_failpoints: bool = False
+    metrics_port: int = 0  # Prometheus /metrics on this node's host; 0: none
+    listen_host: str = ""  # bind client, peer and metrics ports here ("": the member's host)
+    limits: Limits = field(default_factory=Limits)  # admission bounds (admission.py)
 
     @property
     def me(self) -> Member:
@@ -75,6 +106,12 @@ class NodeConfig:
 
     def member(self, node_id: str) -> Member | None:
         return next((m for m in self.members if m.id == node_id), None)
+
+    def bind(self, address: str) -> tuple[str, int]:
+        """Where to listen for one of this node's addresses: ``listen_host`` if set (a pod
+        binds 0.0.0.0 and advertises its DNS name), else the address's own host."""
+        host, port = parse_address(address, "listen address")
+        return (self.listen_host or host, port)
 
     @property
     def unsafe_flags(self) -> list[str]:
@@ -105,17 +142,23 @@ def _check_id(value: object, what: str) -> str:
     return value
 
 
+check_id = _check_id
+
+
 def _members(raw: object) -> tuple[Member, ...]:
     if not isinstance(raw, list) or not raw:
         raise ConfigError("at least one [[member]] is required (every member, this node included)")
     members = []
     for i, m in enumerate(raw):
-        if not isinstance(m, dict) or set(m) - {"id", "client", "peer"}:
-            raise ConfigError(f"member #{i + 1}: expected keys id, client, peer")
+        if not isinstance(m, dict) or set(m) - {"id", "client", "peer", "rack"}:
+            raise ConfigError(f"member #{i + 1}: expected keys id, client, peer (and rack)")
         mid = _check_id(m.get("id"), f"member #{i + 1} id")
         parse_address(m.get("client"), f"member {mid} client")
         parse_address(m.get("peer"), f"member {mid} peer")
-        members.append(Member(mid, m["client"], m["peer"]))
+        rack = m.get("rack", "")
+        if rack != "":
+            rack = _check_id(rack, f"member {mid} rack")
+        members.append(Member(mid, m["client"], m["peer"], rack))
     ids = [m.id for m in members]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"member ids must be unique: {ids}")
@@ -136,11 +179,10 @@ def _namespaces(raw: object, n_members: int) -> tuple[NamespaceConfig, ...]:
         if not isinstance(ns, dict) or "name" not in ns or set(ns) - allowed:
             raise ConfigError(f"namespace {ns!r}: allowed keys are {sorted(allowed)}")
         cfg = NamespaceConfig(**ns).validate()
-        if cfg.replication_factor != n_members:
+        if cfg.replication_factor > n_members:
             raise ConfigError(
-                f"namespace {cfg.name}: replication_factor {cfg.replication_factor} must equal "
-                f"the number of members ({n_members}) in this version: every group has a "
-                "replica on every node"
+                f"namespace {cfg.name}: replication_factor {cfg.replication_factor} exceeds "
+                f"the number of members ({n_members})"
             )
         out.append(cfg)
     names = [n.name for n in out]
@@ -186,7 +228,18 @@ def _secret(doc: dict[str, Any], base: Path) -> bytes:
     return secret
 
 
-_TOP_KEYS = {"node_id", "data_dir", "cluster_id", "secret_file", "member", "namespace", "raft"}
+_TOP_KEYS = {
+    "node_id",
+    "data_dir",
+    "cluster_id",
+    "secret_file",
+    "member",
+    "namespace",
+    "raft",
+    "metrics_port",
+    "listen_host",
+    "limits",
+}
 
 
 def load_config(path: str | Path, **overrides: Any) -> NodeConfig:
@@ -223,8 +276,19 @@ def build_config(doc: dict[str, Any], *, base: Path, **overrides: Any) -> NodeCo
         members=members,
         namespaces=_namespaces(doc.get("namespace"), len(members)),
         timing=_timing(doc.get("raft")),
-        **overrides,
+        limits=Limits.from_toml(doc.get("limits")),
+        **{**_listen_settings(doc), **overrides},
     )
+
+
+def _listen_settings(doc: dict[str, Any]) -> dict[str, Any]:
+    port = doc.get("metrics_port", 0)
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+        raise ConfigError(f"metrics_port: expected a port 1..65535 (0: none), got {port!r}")
+    host = doc.get("listen_host", "")
+    if not isinstance(host, str):
+        raise ConfigError(f"listen_host: expected a host name or address, got {host!r}")
+    return {"metrics_port": port, "listen_host": host}
 
 
 def check_data_dir(config: NodeConfig) -> None:
@@ -237,9 +301,7 @@ def check_data_dir(config: NodeConfig) -> None:
         "namespaces": {n.name: n.partition_groups for n in config.namespaces},
     }
     if not ident.exists():
-        tmp = ident.with_suffix(".tmp")
-        tmp.write_text(json.dumps(want, indent=2))
-        os.replace(tmp, ident)
+        _write_ident(ident, want)
         return
     have = json.loads(ident.read_text())
     if have.get("node_id") != config.node_id or have.get("cluster_id") != config.cluster_id:
@@ -253,3 +315,9 @@ def check_data_dir(config: NodeConfig) -> None:
                 f"namespace {name} was created with {groups} partition groups; it cannot change "
                 f"to {want['namespaces'][name]}"
             )
+
+
+def _write_ident(ident: Path, doc: dict[str, Any]) -> None:
+    tmp = ident.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=2))
+    os.replace(tmp, ident)

@@ -1,7 +1,12 @@
 """Server side of the protobuf boundary: requests -> commands, results -> responses.
 
 Everything that can be checked without the record is checked here, before a command is
-proposed: malformed keys and values, unknown enum values, operation shapes.
+proposed: malformed keys and values, unknown enum values, operation shapes, and the size
+of values: one request's values hold at most ``max_elements`` list items and map entries
+(RECORD_TOO_BIG beyond; the node passes its ``[limits] max_elements``), charged container
+by container before the items are decoded, so a huge list costs nothing to refuse and an
+admitted one a bounded time to convert (and to validate again when applied, on every
+replica's event loop: about 1 µs per element).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from raftstore.keys import Key
 from raftstore.policy import GenPolicy, ReadMode, RecordExistsAction, WritePolicy
 from raftstore.v1 import kv_pb2, values_pb2
 from raftstore.wire import (
+    ElementBudget,
     bins_from_pb,
     bins_to_pb,
     key_from_pb,
@@ -19,6 +25,9 @@ from raftstore.wire import (
     value_from_pb,
     value_to_pb,
 )
+
+MAX_ELEMENTS = 20_000
+MAX_BATCH_KEYS = 5000  # Aerospike's batch-max-requests default
 
 
 def _enum(cls: type, value: int, default: int, what: str) -> object:
@@ -47,10 +56,11 @@ def read_mode(msg: kv_pb2.ReadPolicy) -> ReadMode:
     return _enum(ReadMode, msg.read_mode, ReadMode.LINEARIZE, "read mode")  # type: ignore[return-value]
 
 
-def put_command(req: kv_pb2.PutRequest) -> Put:
+def put_command(req: kv_pb2.PutRequest, max_elements: int = MAX_ELEMENTS) -> Put:
     if not req.bins:
         raise ParameterError("put needs at least one bin")
-    return Put(key_from_pb(req.key), bins_from_pb(req.bins), write_policy(req.policy))
+    budget = ElementBudget(max_elements)
+    return Put(key_from_pb(req.key), bins_from_pb(req.bins, budget), write_policy(req.policy))
 
 
 def get_command(req: kv_pb2.GetRequest) -> Read:
@@ -70,14 +80,15 @@ def touch_command(req: kv_pb2.TouchRequest) -> Touch:
     return Touch(key_from_pb(req.key), write_policy(req.policy))
 
 
-def operate_command(req: kv_pb2.OperateRequest) -> Operate:
+def operate_command(req: kv_pb2.OperateRequest, max_elements: int = MAX_ELEMENTS) -> Operate:
     if not req.operations:
         raise ParameterError("operate needs at least one operation")
-    ops = tuple(_op(o) for o in req.operations)
+    budget = ElementBudget(max_elements)
+    ops = tuple(_op(o, budget) for o in req.operations)
     return Operate(key_from_pb(req.key), ops, write_policy(req.policy))
 
 
-def _op(msg: kv_pb2.Operation) -> Op:
+def _op(msg: kv_pb2.Operation, budget: ElementBudget) -> Op:
     try:
         kind = OpType(msg.type)
     except ValueError:
@@ -85,11 +96,17 @@ def _op(msg: kv_pb2.Operation) -> Op:
     return Op(
         type=kind,
         bin=msg.bin,
-        value=value_from_pb(msg.value) if msg.HasField("value") else None,
+        value=value_from_pb(msg.value, 0, budget) if msg.HasField("value") else None,
         index=msg.index,
         count=msg.count if msg.HasField("count") else None,
-        map_key=value_from_pb(msg.map_key) if msg.HasField("map_key") else None,
+        map_key=value_from_pb(msg.map_key, 0, budget) if msg.HasField("map_key") else None,
     )
+
+
+def batch_reads(req: kv_pb2.BatchGetRequest) -> list[Read]:
+    if len(req.reads) > MAX_BATCH_KEYS:
+        raise ParameterError(f"a batch holds at most {MAX_BATCH_KEYS} keys, not {len(req.reads)}")
+    return [batch_read(r) for r in req.reads]
 
 
 def batch_read(msg: kv_pb2.BatchRead) -> Read:

@@ -15,12 +15,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
-from raftstore_node.forwarder import Forwarder
-from raftstore_node.routing import Route, RouteKind, Router
-from raftstore_node.status import FORWARDED_KEY
+from raftstore_node.forwarder import Forwarder, RelayedError
+from raftstore_node.routing import Group, Route, RouteKind, Router
+from raftstore_node.status import FORWARDED_KEY, abort
 
-from raftstore.errors import PartitionUnavailable
-from raftstore.replication.group import GroupReplica, NotLeader
+from raftstore.errors import PartitionUnavailable, RaftstoreError, ServerError
+from raftstore.replication.group import NotLeader
 
 ELECTION_WAIT = 0.05
 ELECTION_WAIT_MAX = 2.5  # about one election: longer means this node is cut off
@@ -34,6 +34,30 @@ class NoLeaderHint(PartitionUnavailable):
     def __init__(self, message: str, hint: str | None) -> None:
         super().__init__(message)
         self.hint = hint
+
+
+async def answer(
+    context: grpc.aio.ServicerContext,
+    handler: Callable[[], Awaitable[Any]],
+    on_bug: Callable[[BaseException], None],
+) -> Any:
+    """Run a service's handler; its errors leave as gRPC statuses: a leader hint, a
+    leader's error relayed unchanged, a result code. Anything else is a bug: ``on_bug``
+    logs it and the call is answered SERVER_ERROR; the node keeps serving."""
+    try:
+        return await handler()
+    except NoLeaderHint as e:
+        await abort(context, e, e.hint)
+    except RelayedError as e:
+        context.set_trailing_metadata(e.metadata)
+        await context.abort(e.code, e.details)
+    except RaftstoreError as e:
+        await abort(context, e)
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:
+        on_bug(e)
+        await abort(context, ServerError(f"internal error: {type(e).__name__}"))
 
 
 def deadline_of(context: grpc.aio.ServicerContext) -> float:
@@ -57,7 +81,7 @@ class Dispatcher:
         self,
         *,
         context: grpc.aio.ServicerContext,
-        group: GroupReplica,
+        group: Group,
         method: str,
         request: Any,
         response_type: Any,
@@ -86,7 +110,7 @@ class Dispatcher:
                 route.leader_id, method, request, response_type, timeout, write
             )
 
-    async def _wait_for_leader(self, group: GroupReplica, deadline: float) -> Route:
+    async def _wait_for_leader(self, group: Group, deadline: float) -> Route:
         route = self._router.route(group)
         give_up = min(deadline, time.monotonic() + ELECTION_WAIT_MAX)
         while route.kind is RouteKind.NO_LEADER and time.monotonic() + ELECTION_WAIT < give_up:

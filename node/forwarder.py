@@ -9,6 +9,7 @@ and as in doubt for writes (the leader may have applied the write).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import grpc
@@ -37,6 +38,13 @@ class Forwarder:
         self._config = config
         self._is_blocked = is_blocked
         self._channels: dict[str, grpc.aio.Channel] = {}
+
+    def update(self, config: NodeConfig) -> None:
+        """The roster changed: addresses of new members; channels of gone ones closed."""
+        self._config = config
+        for node_id in [n for n in self._channels if config.member(n) is None]:
+            channel = self._channels.pop(node_id)
+            asyncio.get_running_loop().create_task(channel.close())
 
     def _channel(self, node_id: str) -> grpc.aio.Channel:
         ch = self._channels.get(node_id)

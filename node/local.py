@@ -1,12 +1,14 @@
 """``raftstore local``: a cluster of real node processes on this machine, in the foreground.
 
-    raftstore local --nodes 3 --data-dir DIR [--base-port 3000]
+    raftstore local --nodes 3 --data-dir DIR [--base-port 3000] [--replication-factor 3]
+    raftstore local add-node --data-dir DIR [--rack R]   (while it runs: see local_add.py)
 
 The first start writes DIR/cluster.secret and one DIR/n<i>/node.toml per node (node i
-listens for clients on base + 10*(i-1) and for peers on that port + 1); a later start with
-the same DIR reuses them and brings back the same cluster with its data. Every start
-rewrites DIR/cluster.json with each node's id, pid, client and peer address. SIGINT or
-SIGTERM stops every node cleanly (SIGTERM, then SIGKILL after a grace period).
+listens for clients on base + 10*(i-1), for peers on that port + 1, and serves Prometheus
+``/metrics`` on that port + 2); a later start with the same DIR reuses them and brings back
+the same cluster with its data. Every start rewrites DIR/cluster.json with each node's id,
+pid, client, peer and metrics address. SIGINT or SIGTERM stops every node cleanly (SIGTERM,
+then SIGKILL after a grace period).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class LocalNode:
     peer: str
     config: Path
     log: Path
+    metrics: str = ""  # host:port of its Prometheus /metrics ("" for none)
 
 
 def node_toml(
@@ -45,6 +48,7 @@ def node_toml(
     secret_file: str,
     namespaces: list[dict[str, Any]],
     raft: dict[str, Any] | None,
+    metrics_port: int = 0,
 ) -> str:
     """The TOML of one node's configuration."""
     lines = [
@@ -52,6 +56,7 @@ def node_toml(
         f'data_dir = "{data_dir}"',
         f'cluster_id = "{cluster_id}"',
         f'secret_file = "{secret_file}"',
+        *([f"metrics_port = {metrics_port}"] if metrics_port else []),
         "",
     ]
     for n in nodes:
@@ -60,6 +65,7 @@ def node_toml(
             f'id = "{n["id"]}"',
             f'client = "{n["client"]}"',
             f'peer = "{n["peer"]}"',
+            *([f'rack = "{n["rack"]}"'] if n.get("rack") else []),
             "",
         ]
     for ns in namespaces:
@@ -93,10 +99,13 @@ def write_cluster(
             "id": f"n{i + 1}",
             "client": f"{host}:{base_port + 10 * i}",
             "peer": f"{host}:{base_port + 10 * i + 1}",
+            "metrics": f"{host}:{base_port + 10 * i + 2}",
         }
         for i in range(n)
     ]
-    namespaces = namespaces or [{"name": "test", "replication_factor": n, "partition_groups": 8}]
+    namespaces = namespaces or [
+        {"name": "test", "replication_factor": min(3, n), "partition_groups": 8}
+    ]
     out = []
     for spec in specs:
         ndir = directory / spec["id"]
@@ -111,9 +120,14 @@ def write_cluster(
                 secret_file="../cluster.secret",
                 namespaces=namespaces,
                 raft=raft,
+                metrics_port=int(spec["metrics"].rpartition(":")[2]),
             )
         )
-        out.append(LocalNode(spec["id"], spec["client"], spec["peer"], cfg, ndir / "node.log"))
+        out.append(
+            LocalNode(
+                spec["id"], spec["client"], spec["peer"], cfg, ndir / "node.log", spec["metrics"]
+            )
+        )
     return out
 
 
@@ -125,7 +139,11 @@ def read_cluster(directory: Path) -> list[LocalNode]:
     for cfg in sorted(directory.glob("n*/node.toml"), key=lambda p: int(p.parent.name[1:])):
         doc = tomllib.loads(cfg.read_text())
         me = next(m for m in doc["member"] if m["id"] == doc["node_id"])
-        out.append(LocalNode(me["id"], me["client"], me["peer"], cfg, cfg.parent / "node.log"))
+        port = doc.get("metrics_port", 0)
+        metrics = f"{me['client'].rpartition(':')[0]}:{port}" if port else ""
+        out.append(
+            LocalNode(me["id"], me["client"], me["peer"], cfg, cfg.parent / "node.log", metrics)
+        )
     return out
 
 
@@ -208,6 +226,7 @@ def write_cluster_json(
                 "pid": p.pid,
                 "client": n.client,
                 "peer": n.peer,
+                "metrics": n.metrics,
                 "config": str(n.config),
                 "log": str(n.log),
             }
@@ -221,7 +240,15 @@ def write_cluster_json(
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="raftstore local", description=__doc__.splitlines()[0])
-    p.add_argument("--nodes", type=int, default=3)
+    p.add_argument(
+        "--nodes", type=int, default=None, help="first start: 3 by default; later: as in DIR"
+    )
+    p.add_argument(
+        "--replication-factor",
+        type=int,
+        default=None,
+        help="replicas of every group, at most --nodes (default: min(3, nodes); first start only)",
+    )
     p.add_argument("--data-dir", required=True, type=Path)
     p.add_argument("--base-port", type=int, default=3000)
     p.add_argument(
@@ -243,12 +270,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "add-node":
+        from raftstore_node.local_add import main as add_node
+
+        return add_node(argv[1:])
     args = build_parser().parse_args(argv)
     directory: Path = args.data_dir.resolve()
+    existing = read_cluster(directory)
+    if args.nodes is None:
+        args.nodes = len(existing) or 3
     if not 1 <= args.nodes <= 9:
         print("raftstore local: --nodes must be 1..9", file=sys.stderr)
         return 2
-    nodes = read_cluster(directory)
+    rf = args.replication_factor or min(3, args.nodes)
+    if not 1 <= rf <= args.nodes:
+        print("raftstore local: --replication-factor must be 1..--nodes", file=sys.stderr)
+        return 2
+    nodes = existing
     if nodes and len(nodes) != args.nodes:
         print(
             f"raftstore local: {directory} holds a {len(nodes)}-node cluster; "
@@ -265,7 +303,7 @@ def main(argv: list[str]) -> int:
             namespaces=[
                 {
                     "name": n,
-                    "replication_factor": args.nodes,
+                    "replication_factor": rf,
                     "partition_groups": args.partition_groups,
                 }
                 for n in names
@@ -310,6 +348,51 @@ def _supervise(nodes: list[LocalNode], procs: list[subprocess.Popen[bytes]], sto
                 )
         time.sleep(0.2)
     print("raftstore local: stopping", flush=True)
-    stop_processes(procs)
+    stop_processes(procs + _added_processes(nodes))
     print("raftstore local: stopped", flush=True)
     return 0
+
+
+class _Adopted:
+    """A node process started by ``raftstore local add-node``, stopped with the cluster."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            self.returncode = 0
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = time.monotonic() + (timeout if timeout is not None else 3600)
+        while self.poll() is None:
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout or 0)
+            time.sleep(0.05)
+        return 0
+
+
+def _added_processes(nodes: list[LocalNode]) -> list[Any]:
+    """Processes of nodes added to this cluster while it ran (DIR/cluster.json)."""
+    directory = nodes[0].config.parent.parent
+    try:
+        doc = json.loads((directory / "cluster.json").read_text())
+    except (OSError, ValueError):
+        return []
+    known = {n.id for n in nodes}
+    return [
+        _Adopted(n["pid"]) for n in doc.get("nodes", []) if n.get("added") and n["id"] not in known
+    ]

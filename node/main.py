@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
+from typing import Any
 
 from raftstore.failpoints import FailpointError
 from raftstore.namespaces import ConfigError
@@ -14,7 +14,27 @@ from raftstore.namespaces import ConfigError
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="raftstore node", description=__doc__.splitlines()[0])
-    p.add_argument("--config", required=True, help="node configuration file (TOML)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help="node configuration file (TOML)")
+    source.add_argument(
+        "--from-env",
+        action="store_true",
+        help="build the configuration from a StatefulSet pod's environment "
+        "(POD_NAME, RAFTSTORE_*; see raftstore_node.envconfig)",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus /metrics on this port of the node's host (0: none; "
+        "overrides the configuration's metrics_port)",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=os.environ.get("RAFTSTORE_LOG_FORMAT", "text"),
+        help="json: one JSON object per line (ts, level, logger, msg, node)",
+    )
     p.add_argument(
         "--log-level",
         default=os.environ.get("RAFTSTORE_LOG_LEVEL", "info"),
@@ -31,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
         default="readindex",
         help="how LINEARIZE reads confirm leadership: a ReadIndex quorum round shared by many "
         "reads (default), or one entry through the log per read",
+    )
+    p.add_argument(
+        "--join",
+        metavar="HOST:PORT",
+        help="first start only: join the running cluster that this member (a client address) "
+        "belongs to; the configuration then lists only this node under [[member]]",
+    )
+    p.add_argument(
+        "--no-balance-leaders",
+        action="store_true",
+        help="leave leaders where elections put them (default: move each group's "
+        "leadership to its preferred replica, spreading leaders evenly)",
     )
     p.add_argument(
         "--unsafe-local-reads",
@@ -51,34 +83,48 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper()),
-        stream=sys.stderr,
-        format="%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
+def configure_logging(level: str, fmt: str = "text") -> None:
+    from raftstore_node.logs import configure
+
+    configure(level, fmt)
+
+
+def _load(args: argparse.Namespace, **overrides: Any) -> Any:
+    overrides.update(
+        fsync=not args.unsafe_no_fsync,
+        read_path=args.read_path,
+        balance_leaders=not args.no_balance_leaders,
+        join=args.join or "",
+        unsafe_local_reads=args.unsafe_local_reads,
+        enable_fault_injection=args.enable_fault_injection,
     )
-    logging.getLogger("pysyncobj").setLevel(logging.WARNING)
+    if args.metrics_port is not None:
+        if not 0 <= args.metrics_port <= 65535:
+            raise ConfigError(
+                f"--metrics-port: expected 1..65535 (0: none), not {args.metrics_port}"
+            )
+        overrides["metrics_port"] = args.metrics_port
+    if args.from_env:
+        from raftstore_node.envconfig import load_from_env
+
+        return load_from_env(os.environ, **overrides)
+    from raftstore_node.config import load_config
+
+    return load_config(args.config, **overrides)
 
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(args.log_level)
-    from raftstore_node.config import load_config
-
+    configure_logging(args.log_level, args.log_format)
     env_failpoints = os.environ.get("RAFTSTORE_FAILPOINTS", "")
     try:
-        config = load_config(
-            args.config,
-            fsync=not args.unsafe_no_fsync,
-            read_path=args.read_path,
-            unsafe_local_reads=args.unsafe_local_reads,
-            enable_fault_injection=args.enable_fault_injection,
-            enable_failpoints=args.enable_failpoints or bool(env_failpoints),
-        )
+        config = _load(args, enable_failpoints=args.enable_failpoints or bool(env_failpoints))
     except ConfigError as e:
         print(f"raftstore node: configuration error: {e}", file=sys.stderr)
         return 2
+    from raftstore_node.logs import set_node_id
+
+    set_node_id(config.node_id)
     from raftstore_node.server import RaftstoreNode
 
     async def run() -> None:

@@ -2,8 +2,9 @@
 
 Threads: one asyncio event loop thread runs everything that touches Raft or stored
 state — gRPC handlers (grpc.aio), the peer mesh, the raft driver ticking every group,
-journal fsyncs and RocksDB applies. gRPC's C core and RocksDB keep internal threads of
-their own; no Python code of raftstore runs on them.
+journal fsyncs and RocksDB applies. The ``convert`` thread (one) turns large requests
+into commands (pure: it touches no Raft or stored state). gRPC's C core and RocksDB keep
+internal threads of their own; no Python code of raftstore runs on them.
 """
 
 from __future__ import annotations
@@ -18,9 +19,20 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from raftstore_node import balance, cluster_state, leaders, readiness
+from raftstore_node.admission import Admission, DiskSpace
+from raftstore_node.cluster_state import ClusterState, founding_state
 from raftstore_node.config import NodeConfig, check_data_dir, parse_address
 from raftstore_node.dispatch import Dispatcher
 from raftstore_node.forwarder import MAX_MESSAGE, Forwarder
+from raftstore_node.join import request_join
+from raftstore_node.leaders import LeaderTable
+from raftstore_node.membership import Membership
+from raftstore_node.meta import SYSTEM_NAMESPACE_CONFIG
+from raftstore_node.metrics import MetricsInterceptor, MetricsServer
+from raftstore_node.parsing import RequestParser, receive_limit, request_limit
+from raftstore_node.peer_rpc import PeerRPC
+from raftstore_node.rebalance import Rebalancer
 from raftstore_node.routing import Router
 from raftstore_node.services.cluster import ClusterService
 from raftstore_node.services.faults import FaultInjectionService
@@ -29,19 +41,14 @@ from raftstore_node.services.kv import KVService, now_ms, propose
 from raftstore.commands import Read, Request, Result
 from raftstore.errors import Timeout
 from raftstore.failpoints import Failpoints
-from raftstore.namespaces import group_id
-from raftstore.replication.driver import RaftDriver
+from raftstore.namespaces import parse_group_id
+from raftstore.replication.driver import RaftDriver, fail_stop
 from raftstore.replication.group import GroupReplica, NotLeader
+from raftstore.replication.journal import JournalError
 from raftstore.replication.mesh import PeerMesh
+from raftstore.replication.replica import Replica
 from raftstore.state_machine import StateMachine
-from raftstore.v1 import (
-    cluster_pb2,
-    cluster_pb2_grpc,
-    kv_pb2,
-    kv_pb2_grpc,
-    testing_pb2,
-    testing_pb2_grpc,
-)
+from raftstore.v1 import cluster_pb2, kv_pb2, testing_pb2
 
 log = logging.getLogger("raftstore.node")
 SESSION_WAIT = 0.5  # a SESSION read waits this long for a lagging replica, then goes to the leader
@@ -58,21 +65,52 @@ SERVICE_NAMES = (
 class RaftstoreNode:
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
-        self.groups: dict[str, GroupReplica] = {}
+        self.leaders = LeaderTable()
+        self.balancer = balance.LeaderBalancer(config.node_id, lambda: self.placement)
+        self.peer_rpc = PeerRPC(config.node_id, self.send_node_message)
+        self.rebalancer = Rebalancer(self)
+        self.groups: dict[str, Replica] = {}
+        self._tasks: list[asyncio.Task[None]] = []
         self.failpoints = Failpoints(config.enable_failpoints)
-        self.state_machine = StateMachine({ns.name: ns for ns in config.namespaces})
+        self.admission = Admission(config.limits, DiskSpace(config.data_dir))
+        self.state_machine = _state_machine(config)
         self._started = time.monotonic()
         self._stopped = asyncio.Event()
         self.server: grpc.aio.Server | None = None
+        self.metrics = MetricsServer(self)
 
     # --- lifecycle ------------------------------------------------------------------
 
+    @property
+    def placement(self) -> dict[str, tuple[str, ...]]:
+        """Every group's replicas (element 0: preferred leader), per the cluster state."""
+        return self.membership.state.placement
+
+    async def _initial_state(self) -> ClusterState:
+        """The saved cluster state; else the cluster's (joining) or epoch 1 (founding)."""
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        state = cluster_state.load(self.config.data_dir)
+        if state is None:
+            if self.config.join:
+                state = await request_join(self.config)
+            else:
+                state = founding_state(self.config.members, self.config.namespaces)
+            cluster_state.save(self.config.data_dir, state)
+        self.config = dataclasses.replace(
+            self.config, members=state.members, namespaces=state.namespaces
+        )
+        self.state_machine = _state_machine(self.config)
+        return state
+
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        state = await self._initial_state()
         check_data_dir(self.config)
+        self.membership = Membership(self, state)
+        self.membership.register(self.peer_rpc)
         self.mesh = PeerMesh(
             node_id=self.config.node_id,
-            listen=parse_address(self.config.me.peer, "peer"),
+            listen=self.config.bind(self.config.me.peer),
             peers={m.id: parse_address(m.peer, f"member {m.id}") for m in self.config.members},
             secret=self.config.secret,
             cluster_id=self.config.cluster_id,
@@ -80,13 +118,24 @@ class RaftstoreNode:
             loop=loop,
         )
         self.driver = RaftDriver(loop)
-        self._open_groups(loop)
-        self.router = Router(self.config, self.groups)
+        self._loop = loop
+        self.router = Router(self.config, self.groups, self.placement, self.leaders)
         self.forwarder = Forwarder(self.config, self.mesh.is_blocked)
         self.dispatcher = Dispatcher(self.router, self.forwarder)
+        self.membership.reconcile()  # opens the replicas placed on this node
         await self.mesh.start()
         self.driver.start()
+        self.admission.monitor.start(loop)
         await self._start_grpc()
+        self._tasks.append(loop.create_task(self._gossip_leaders()))
+        self._tasks.append(loop.create_task(self.membership.poll_metadata()))
+        self._tasks.append(loop.create_task(self.rebalancer.run()))
+        if self.config.balance_leaders:
+            self._tasks.append(loop.create_task(self._balance_leaders()))
+        self._tasks.append(loop.create_task(readiness.watch(self)))
+        if self.config.metrics_port:
+            host = self.config.bind(self.config.me.client)[0]
+            await self.metrics.start(host, self.config.metrics_port)
         log.info(
             "node %s serving clients on %s (peers on %s), %d partition groups%s",
             self.config.node_id,
@@ -96,50 +145,65 @@ class RaftstoreNode:
             f"; UNSAFE: {', '.join(self.config.unsafe_flags)}" if self.config.unsafe_flags else "",
         )
 
-    def _open_groups(self, loop: asyncio.AbstractEventLoop) -> None:
-        members = [m.id for m in self.config.members]
+    def open_group(self, gid: str, passive: bool = False) -> None:
+        """Open (or create) this node's replica of ``gid``, as the placement lists it."""
         timing = self.config.timing
         if self.config.unsafe_local_reads:  # stock pysyncobj: a cut-off leader lingers for 30 s
             timing = dataclasses.replace(timing, leader_lease=30.0)
-        for ns in self.config.namespaces:
-            for index in range(ns.partition_groups):
-                gid = group_id(ns.name, index)
-                group = GroupReplica(
-                    group_id=gid,
-                    self_id=self.config.node_id,
-                    member_ids=members,
-                    directory=self.config.data_dir / "groups" / f"{ns.name}-{index}",
-                    state_machine=self.state_machine,
-                    mesh=self.mesh,
-                    timing=timing,
-                    loop=loop,
-                    fsync=self.config.fsync,
-                    failpoints=self.failpoints.hit,
-                )
-                self.groups[gid] = group
-                self.driver.add(group)
+        ns, index = parse_group_id(gid)
+        group = GroupReplica(
+            group_id=gid,
+            self_id=self.config.node_id,
+            member_ids=list(self.placement[gid]),
+            directory=self.config.data_dir / "groups" / f"{ns}-{index}",
+            state_machine=self.state_machine,
+            mesh=self.mesh,
+            timing=timing,
+            loop=self._loop,
+            fsync=self.config.fsync,
+            failpoints=self.failpoints.hit,
+            passive=passive,
+        )
+        self.groups[gid] = group
+        self.driver.add(group)
+        for peer in self.mesh.connected_peers():
+            group.peer_up(peer)
+
+    def drop_group(self, gid: str) -> None:
+        """Close this node's replica of ``gid`` and delete its files (it left the group)."""
+        group = self.groups.pop(gid)
+        self.driver.remove(group)
+        group.destroy()
 
     async def _start_grpc(self) -> None:
         self.server = grpc.aio.server(
+            interceptors=[MetricsInterceptor()],
             options=[
-                ("grpc.max_receive_message_length", MAX_MESSAGE),
+                ("grpc.max_receive_message_length", receive_limit(self.config.namespaces)),
                 ("grpc.max_send_message_length", MAX_MESSAGE),
+                ("grpc.max_concurrent_streams", self.config.limits.max_streams_per_connection),
                 ("grpc.so_reuseport", 0),
-            ]
+            ],
         )
-        kv_pb2_grpc.add_KVServicer_to_server(KVService(self), self.server)
-        cluster_pb2_grpc.add_ClusterServicer_to_server(ClusterService(self), self.server)
-        testing_pb2_grpc.add_FaultInjectionServicer_to_server(
-            FaultInjectionService(self), self.server
-        )
+        parser = RequestParser(request_limit(self.config.namespaces))  # see parsing.py
+        for servicer, pb, name in (
+            (KVService(self), kv_pb2, "KV"),
+            (ClusterService(self), cluster_pb2, "Cluster"),
+            (FaultInjectionService(self), testing_pb2, "FaultInjection"),
+        ):
+            parser.add_service(self.server, servicer, pb.DESCRIPTOR.services_by_name[name])
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(SERVICE_NAMES, self.server)
-        self.server.add_insecure_port(self.config.me.client)
+        self.server.add_insecure_port("{}:{}".format(*self.config.bind(self.config.me.client)))
         await self.server.start()
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         for name in SERVICE_NAMES[:2]:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    def request_stop(self) -> None:
+        """Stop serving soon (this node left the cluster)."""
+        self._stopped.set()
 
     async def run_until_stopped(self) -> None:
         loop = asyncio.get_running_loop()
@@ -153,6 +217,10 @@ class RaftstoreNode:
         if self.server is not None:
             await self.health.enter_graceful_shutdown()
             await self.server.stop(grace=1.0)
+        for task in self._tasks:
+            task.cancel()
+        await self.metrics.stop()
+        self.admission.monitor.stop()
         self.driver.stop()  # fsyncs every journal
         await self.mesh.stop()
         await self.forwarder.close()
@@ -165,20 +233,20 @@ class RaftstoreNode:
 
     # --- reads ------------------------------------------------------------------------
 
-    async def caught_up(self, group: GroupReplica, index: int, deadline: float) -> bool:
+    async def caught_up(self, group: Replica, index: int, deadline: float) -> bool:
         """Wait (briefly) until this replica has applied ``index``; False if it has not."""
         give_up = min(deadline, time.monotonic() + SESSION_WAIT)
-        while group.raftLastApplied < index:
+        while group.applied_index < index:
             if time.monotonic() >= give_up:
                 return False
             await asyncio.sleep(0.002)
         return True
 
-    def local_read(self, group: GroupReplica, read: Read) -> Result:
+    def local_read(self, group: Replica, read: Read) -> Result:
         """This replica's applied state (ALLOW_REPLICA; may be stale)."""
-        return self.state_machine.read(group.store, read, now_ms())
+        return group.read_local(read, now_ms())
 
-    async def linearizable_read(self, group: GroupReplica, read: Read, deadline: float) -> Result:
+    async def linearizable_read(self, group: Replica, read: Read, deadline: float) -> Result:
         """A read that observes every write acknowledged before it began.
 
         ReadIndex by default (a quorum round shared by concurrent reads, no log entry);
@@ -202,21 +270,74 @@ class RaftstoreNode:
 
     def on_peer_up(self, peer_id: str) -> None:
         for group in self.groups.values():
-            group.transport.peer_up(peer_id)
+            group.peer_up(peer_id)
 
     def on_peer_down(self, peer_id: str) -> None:
         for group in self.groups.values():
-            group.transport.peer_down(peer_id)
+            group.peer_down(peer_id)
+
+    async def _balance_leaders(self) -> None:
+        """Hand leaderships back to their preferred replicas, one per round (balance.py)."""
+        while True:
+            await asyncio.sleep(balance.ROUND)
+            reachable = set(self.mesh.connected_peers()) - self.mesh.blocked
+            self.balancer.peers(reachable, time.monotonic())
+            choice = self.balancer.choose(self.groups.values(), time.monotonic())
+            if choice is not None:
+                replica, target = choice
+                if replica.transfer_leadership(target):
+                    log.info("group %s: leadership handed to %s", replica.group_id, target)
+
+    async def _gossip_leaders(self) -> None:
+        """Tell every peer, a few times a second, who leads the groups replicated here."""
+        while True:
+            await asyncio.sleep(leaders.GOSSIP_INTERVAL)
+            message = leaders.claims_message(self.groups.values(), self.membership.state.epoch)
+            for peer in self.mesh.connected_peers():
+                self.mesh.send(peer, leaders.CHANNEL, message)
+
+    def _on_node_message(self, peer_id: str, message: Any) -> None:
+        epoch = message.get("epoch")
+        if isinstance(epoch, int):
+            self.membership.on_peer_epoch(peer_id, epoch)
+        for gid, leader, term in leaders.read_claims(message):
+            replicas = self.placement.get(gid)
+            if replicas is None or peer_id not in replicas or gid in self.groups:
+                continue  # only a group's replicas speak for it; ours we know first-hand
+            if leader and leader not in replicas:
+                continue
+            self.leaders.observe(gid, leader, term)
+
+    def send_node_message(self, peer_id: str, message: dict[str, Any]) -> bool:
+        return bool(self.mesh.send(peer_id, leaders.CHANNEL, message))
 
     def on_message(self, peer_id: str, gid: str, message: Any) -> None:
+        if gid == leaders.CHANNEL:
+            kind = message.get("type") if isinstance(message, dict) else None
+            if kind == "leaders":
+                self._on_node_message(peer_id, message)
+            elif kind == "state":
+                self.membership.on_state_message(peer_id, message)
+            elif kind in ("rpc", "rpc_reply"):
+                self.peer_rpc.on_message(peer_id, message)
+            return
         group = self.groups.get(gid)
         if group is None:
             log.warning("message from %s for unknown group %r dropped", peer_id, gid)
             return
-        group.transport.deliver(peer_id, message)
+        try:
+            group.deliver(peer_id, message)
+        except JournalError:  # appending the leader's entries failed: as in a tick, stop
+            fail_stop(f"group {gid}: journal failure")
 
     def log_unexpected(self, exc: BaseException) -> None:
         log.error("unexpected error while serving a request", exc_info=exc)
+
+
+def _state_machine(config: NodeConfig) -> StateMachine:
+    namespaces = {ns.name: ns for ns in config.namespaces}
+    namespaces[SYSTEM_NAMESPACE_CONFIG.name] = SYSTEM_NAMESPACE_CONFIG
+    return StateMachine(namespaces)
 
 
 async def serve(config: NodeConfig) -> None:

@@ -20,9 +20,12 @@ Exception tree::
     │   ├── ElementExists               24
     │   └── OpNotApplicable             26
     ├── ParameterError                   4  malformed request, wrong value type
+    ├── OutOfSpace                       8  the leader's disk is nearly full: writes refused
     ├── Timeout                          9
     ├── PartitionUnavailable            11  no leader reachable for the partition
+    ├── KeyBusy                         14  too many writes in flight on one record (retry)
     ├── UnsupportedFeature              16
+    ├── DeviceOverload                  18  node or group over its in-flight bounds (retry)
     ├── NamespaceNotFound               20
     └── Forbidden                       22
 
@@ -47,11 +50,14 @@ class ResultCode(IntEnum):
     GENERATION_ERROR = 3
     PARAMETER_ERROR = 4
     KEY_EXISTS = 5
+    OUT_OF_SPACE = 8
     TIMEOUT = 9
     PARTITION_UNAVAILABLE = 11
     BIN_TYPE_ERROR = 12
     RECORD_TOO_BIG = 13
+    KEY_BUSY = 14
     UNSUPPORTED_FEATURE = 16
+    DEVICE_OVERLOAD = 18
     NAMESPACE_NOT_FOUND = 20
     BIN_NAME_TOO_LONG = 21
     FORBIDDEN = 22
@@ -158,6 +164,25 @@ class UnsupportedFeature(RaftstoreError):
     default_code = ResultCode.UNSUPPORTED_FEATURE
 
 
+class OutOfSpace(RaftstoreError):
+    """The leader's data directory is below its free-space floor; nothing was written."""
+
+    default_code = ResultCode.OUT_OF_SPACE
+
+
+class KeyBusy(RaftstoreError):
+    """Too many writes in flight on this record; nothing was proposed (retryable)."""
+
+    default_code = ResultCode.KEY_BUSY
+
+
+class DeviceOverload(RaftstoreError):
+    """The node or the group has as much in flight as it may; nothing was proposed
+    (retryable)."""
+
+    default_code = ResultCode.DEVICE_OVERLOAD
+
+
 class NamespaceNotFound(RaftstoreError):
     default_code = ResultCode.NAMESPACE_NOT_FOUND
 
@@ -187,6 +212,9 @@ _BY_CODE: dict[ResultCode, type[RaftstoreError]] = {
         UnsupportedFeature,
         NamespaceNotFound,
         Forbidden,
+        OutOfSpace,
+        KeyBusy,
+        DeviceOverload,
     )
 }
 

@@ -1,21 +1,25 @@
-"""Named failpoints: places in the node where a test can make the process crash or stall.
+"""Named failpoints: places in the node where a test can make the process crash, stall or fail.
 
 Disabled unless the node runs with --enable-failpoints (or the environment variable
 RAFTSTORE_FAILPOINTS is set when it starts). When disabled, ``hit`` is a no-op that costs
 one attribute check.
 
-Points: ``journal.before_fsync``, ``journal.after_fsync``, ``apply.before``,
-``apply.after`` (applied, before any reply), ``snapshot.install``.
+Points: ``journal.write`` (before an entry is written), ``journal.before_fsync``,
+``journal.after_fsync``, ``apply.before``, ``apply.after`` (applied, before any reply),
+``snapshot.install``.
 
 Actions: ``crash`` (SIGKILL to this process: nothing is flushed, like kill -9),
-``delay:<ms>`` (blocks the raft loop), ``off``. ``skip`` lets that many hits pass first;
-``count`` (0: unlimited) disarms the point after it has fired that many times, so that a
-stall cannot keep the loop from ever hearing the request to end it.
+``delay:<ms>`` (blocks the raft loop), ``error:<errno name>`` (raises OSError with that
+errno where the point is, as a failing disk would: ``error:EIO``, ``error:ENOSPC``),
+``off``. ``skip`` lets that many hits pass first; ``count`` (0: unlimited) disarms the
+point after it has fired that many times, so that a stall cannot keep the loop from ever
+hearing the request to end it.
 RAFTSTORE_FAILPOINTS="name=action[@skip][*count],..." arms points at start-up.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -26,6 +30,7 @@ log = logging.getLogger(__name__)
 
 POINTS = frozenset(
     {
+        "journal.write",
         "journal.before_fsync",
         "journal.after_fsync",
         "apply.before",
@@ -61,8 +66,10 @@ class Failpoints:
         if action == "off":
             self._armed.pop(name, None)
             return
-        if action != "crash" and not (action.startswith("delay:") and action[6:].isdigit()):
-            raise FailpointError(f"unknown action {action!r}: use crash, delay:<ms> or off")
+        if action != "crash" and not _delay_or_error(action):
+            raise FailpointError(
+                f"unknown action {action!r}: use crash, delay:<ms>, error:<errno name> or off"
+            )
         self._armed[name] = _Armed(action, max(0, skip), max(0, count))
         log.warning(
             "failpoint %s armed: %s (after %d hits, %s times)", name, action, skip, count or "any"
@@ -95,5 +102,15 @@ class Failpoints:
         if armed.action == "crash":
             log.critical("failpoint %s: crashing", name)
             os.kill(os.getpid(), signal.SIGKILL)
+        elif armed.action.startswith("error:"):
+            code = getattr(errno, armed.action[6:])
+            raise OSError(code, f"{os.strerror(code)} (failpoint {name})")
         else:
             time.sleep(int(armed.action[6:]) / 1000)
+
+
+def _delay_or_error(action: str) -> bool:
+    kind, _, arg = action.partition(":")
+    if kind == "delay":
+        return arg.isdigit()
+    return kind == "error" and arg.startswith("E") and isinstance(getattr(errno, arg, None), int)

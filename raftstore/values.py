@@ -88,6 +88,11 @@ def normalize_value(value: object, bin_name: str, depth: int = 0) -> Value:
     1 for an item of a bin's list or a value of a bin's map. None is accepted only at
     depth > 0. Raises ParameterError naming ``bin_name`` and the unsupported type.
     """
+    # Fast path for the common exact types (every replica runs this on its event loop).
+    if type(value) is int and INT64_MIN <= value <= INT64_MAX:
+        return value
+    if (type(value) is str and value.isascii()) or type(value) in (float, bytes):
+        return value
     if value is None:
         if depth > 0:
             return None
@@ -129,6 +134,10 @@ def _normalize_container(value: list | tuple | dict, bin_name: str, depth: int) 
 
 def normalize_map_key(key: object, bin_name: str) -> int | str | bytes:
     """Return a map key normalised; raise ParameterError unless it is int64, str or bytes."""
+    if type(key) is str and key.isascii():  # fast paths, as in normalize_value
+        return key
+    if type(key) is int and INT64_MIN <= key <= INT64_MAX:
+        return key
     if isinstance(key, bool) or not isinstance(key, (int, str, bytes)):
         raise ParameterError(
             f"bin {bin_name!r}: map keys must be int, str or bytes, not {type_name(key)}"

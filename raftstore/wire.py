@@ -3,7 +3,9 @@
 Shared by the node and the client (it needs only protobuf). Python values: None, bool,
 int (int64), float, str, bytes, list, dict with int/str/bytes keys. Decoding rejects a
 Value without a kind, map keys of other types and nesting deeper than ``MAX_DEPTH`` with
-ParameterError, so malformed requests never reach the state machine.
+ParameterError, so malformed requests never reach the state machine. An ``ElementBudget``
+bounds the list items and map entries a decoding may produce: each container's length is
+charged before any of its items is decoded, so an oversized value is refused at once.
 """
 
 from __future__ import annotations
@@ -13,11 +15,29 @@ from typing import Any
 
 from google.protobuf import struct_pb2
 
-from raftstore.errors import ParameterError
+from raftstore.errors import ParameterError, RecordTooBig
 from raftstore.keys import INT64_MAX, INT64_MIN, Key
 from raftstore.v1 import values_pb2 as vpb
 
 MAX_DEPTH = 32
+
+
+class ElementBudget:
+    """How many more list items and map entries a decoding may produce (all levels)."""
+
+    __slots__ = ("left", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.left = limit
+
+    def take(self, n: int) -> None:
+        """Charge ``n`` elements; RecordTooBig once more than ``limit`` were charged."""
+        self.left -= n
+        if self.left < 0:
+            raise RecordTooBig(
+                f"values hold more than {self.limit} list items and map entries in all"
+            )
 
 
 def value_to_pb(value: Any, out: vpb.Value | None = None, depth: int = 0) -> vpb.Value:
@@ -57,30 +77,39 @@ def value_to_pb(value: Any, out: vpb.Value | None = None, depth: int = 0) -> vpb
     return msg
 
 
-def value_from_pb(msg: vpb.Value, depth: int = 0) -> Any:
-    """Value message -> Python value; ParameterError when malformed."""
+def value_from_pb(msg: vpb.Value, depth: int = 0, budget: ElementBudget | None = None) -> Any:
+    """Value message -> Python value; ParameterError when malformed, RecordTooBig when it
+    holds more elements than ``budget`` allows (None: no bound)."""
     if depth > MAX_DEPTH:
         raise ParameterError(f"value nested deeper than {MAX_DEPTH}")
     kind = msg.WhichOneof("kind")
     if kind is None:
         raise ParameterError("value has no kind set")
     if kind == "list_value":
-        return [value_from_pb(v, depth + 1) for v in msg.list_value.items]
+        items = msg.list_value.items
+        if budget is not None:
+            budget.take(len(items))
+        return [value_from_pb(v, depth + 1, budget) for v in items]
     if kind == "map_value":
+        entries = msg.map_value.entries
+        if budget is not None:
+            budget.take(len(entries))
         out: dict[Any, Any] = {}
-        for entry in msg.map_value.entries:
-            k = value_from_pb(entry.key, depth + 1)
+        for entry in entries:
+            k = value_from_pb(entry.key, depth + 1, budget)
             if not isinstance(k, (int, str, bytes)) or isinstance(k, bool):
                 raise ParameterError("map keys must be int, string or bytes")
-            out[k] = value_from_pb(entry.value, depth + 1)
+            out[k] = value_from_pb(entry.value, depth + 1, budget)
         return out
     if kind == "null_value":
         return None
     return getattr(msg, kind)
 
 
-def bins_from_pb(bins: Mapping[str, vpb.Value]) -> dict[str, Any]:
-    return {name: value_from_pb(v) for name, v in bins.items()}
+def bins_from_pb(
+    bins: Mapping[str, vpb.Value], budget: ElementBudget | None = None
+) -> dict[str, Any]:
+    return {name: value_from_pb(v, 0, budget) for name, v in bins.items()}
 
 
 def bins_to_pb(bins: Mapping[str, Any], out: Any) -> None:

@@ -5,36 +5,45 @@ finds the key's group and lets the Dispatcher run it locally or at the leader. L
 write is proposed to the group's Raft log and answered once applied; a LINEARIZE read
 goes through the log as well (a read barrier), so a deposed leader cannot answer it from
 stale state; an ALLOW_REPLICA read is answered from this replica's applied state.
+
+Admission (``admission.py``) bounds the work in flight: node-wide around every handler,
+per group and per record around the local proposal or read. A request over
+``INLINE_BYTES`` is converted on the ``convert`` thread, off the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
-from raftstore_node import convert
-from raftstore_node.dispatch import NoLeaderHint, deadline_of
+from raftstore_node import convert, parsing
+from raftstore_node.dispatch import answer, deadline_of
 from raftstore_node.forwarder import RelayedError
-from raftstore_node.status import abort
+from raftstore_node.metrics import count_proposal
+from raftstore_node.routing import Group
 
 from raftstore.commands import Read, Request, Result
 from raftstore.errors import (
     RaftstoreError,
     ResultCode,
-    ServerError,
     Timeout,
     error_for,
 )
 from raftstore.policy import ReadMode
-from raftstore.replication.group import GroupReplica
+from raftstore.replication.replica import Replica
 from raftstore.v1 import kv_pb2, kv_pb2_grpc
 from raftstore.wire import key_to_pb
 
 KV = "/raftstore.v1.KV/"
+INLINE_BYTES = 8 * 1024
+"""Requests up to this size are converted on the event loop (about 1 ms at most); larger
+ones on the ``convert`` thread, so that the loop keeps ticking Raft meanwhile."""
 
 
 def now_ms() -> int:
@@ -46,10 +55,11 @@ def _consume(fut: asyncio.Future[Any]) -> None:
         fut.exception()
 
 
-async def propose(group: GroupReplica, request: Request, deadline: float, write: bool) -> Result:
+async def propose(group: Replica, request: Request, deadline: float, write: bool) -> Result:
     """Propose and wait for the applied result until ``deadline`` (monotonic)."""
     fut = group.propose(request)
     fut.add_done_callback(_consume)
+    count_proposal(fut, write)
     try:
         return await asyncio.wait_for(asyncio.shield(fut), max(0.0, deadline - time.monotonic()))
     except TimeoutError:
@@ -58,9 +68,9 @@ async def propose(group: GroupReplica, request: Request, deadline: float, write:
         ) from None
 
 
-def session_token(group: GroupReplica) -> bytes:
+def session_token(group: Replica) -> bytes:
     """What a SESSION client must see next time: this replica's applied position."""
-    return f"{group.group_id}@{group.raftLastApplied}".encode()
+    return f"{group.group_id}@{group.applied_index}".encode()
 
 
 def session_index(token: bytes, group_id: str) -> int:
@@ -69,7 +79,7 @@ def session_index(token: bytes, group_id: str) -> int:
     return int(index) if gid == group_id and index.isdigit() else 0
 
 
-def _with_token(response: Any, group: GroupReplica) -> Any:
+def _with_token(response: Any, group: Replica) -> Any:
     response.session_token = session_token(group)
     return response
 
@@ -85,24 +95,26 @@ class KVService(kv_pb2_grpc.KVServicer):
         self._node = node
         self._router = node.router
         self._dispatcher = node.dispatcher
+        self._admission = node.admission
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convert")
+        n = node.admission.limits.max_elements
+        self._put = functools.partial(convert.put_command, max_elements=n)
+        self._operate = functools.partial(convert.operate_command, max_elements=n)
 
     # --- plumbing -------------------------------------------------------------------
 
     async def _serve(self, context: grpc.aio.ServicerContext, handler: Callable[[], Any]) -> Any:
-        try:
-            return await handler()
-        except NoLeaderHint as e:
-            await abort(context, e, e.hint)
-        except RelayedError as e:
-            context.set_trailing_metadata(e.metadata)
-            await context.abort(e.code, e.details)
-        except RaftstoreError as e:
-            await abort(context, e)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # a bug: answer, log, keep serving
-            self._node.log_unexpected(e)
-            await abort(context, ServerError(f"internal error: {type(e).__name__}"))
+        async def admitted() -> Any:
+            with self._admission.node(parsing.request_size.get()):
+                return await handler()
+
+        return await answer(context, admitted, self._node.log_unexpected)
+
+    async def _convert(self, to_command: Callable[[Any], Any], request: Any) -> Any:
+        """``to_command(request)``, off the event loop when the request is large."""
+        if parsing.request_size.get() <= INLINE_BYTES:
+            return to_command(request)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, to_command, request)
 
     def _request(self, header: kv_pb2.RequestHeader, command: Any) -> Request:
         return Request(command, header.client_id, header.seq, header.acked_seq)
@@ -112,14 +124,17 @@ class KVService(kv_pb2_grpc.KVServicer):
         context: grpc.aio.ServicerContext,
         method: str,
         request: Any,
-        command: Any,
+        to_command: Callable[[Any], Any],
         respond: Callable[[Any, Result, int], Any],
         response_type: Any,
     ) -> Any:
+        command = await self._convert(to_command, request)
         group = self._router.group_for(command.key)
 
         async def local(deadline: float) -> Any:
-            result = await propose(group, self._request(request.header, command), deadline, True)
+            with self._admission.group(group.group_id, command.key.digest):
+                req = self._request(request.header, command)
+                result = await propose(group, req, deadline, True)
             return _with_token(respond(command.key, _raise_for(result), now_ms()), group)
 
         return await self._dispatcher.run(
@@ -144,15 +159,17 @@ class KVService(kv_pb2_grpc.KVServicer):
         response_type: Any,
     ) -> Any:
         group = self._router.group_for(read.key)
-        if mode is ReadMode.ALLOW_REPLICA:
+        hosted = self._router.hosts(group)  # else the leader's node answers every mode
+        if mode is ReadMode.ALLOW_REPLICA and hosted:
             return _with_token(evaluate(self._node.local_read(group, read)), group)
-        if mode is ReadMode.SESSION:
+        if mode is ReadMode.SESSION and hosted:
             seen = session_index(request.header.session_token, group.group_id)
             if await self._node.caught_up(group, seen, deadline_of(context)):
                 return _with_token(evaluate(self._node.local_read(group, read)), group)
 
         async def local(deadline: float) -> Any:
-            result = await self._node.linearizable_read(group, read, deadline)
+            with self._admission.group(group.group_id, None):
+                result = await self._node.linearizable_read(group, read, deadline)
             return _with_token(evaluate(result), group)
 
         return await self._dispatcher.run(
@@ -175,7 +192,7 @@ class KVService(kv_pb2_grpc.KVServicer):
                 context,
                 "Put",
                 request,
-                convert.put_command(request),
+                self._put,
                 convert.write_response,
                 kv_pb2.WriteResponse,
             ),
@@ -188,7 +205,7 @@ class KVService(kv_pb2_grpc.KVServicer):
                 context,
                 "Delete",
                 request,
-                convert.delete_command(request),
+                convert.delete_command,
                 convert.write_response,
                 kv_pb2.WriteResponse,
             ),
@@ -201,7 +218,7 @@ class KVService(kv_pb2_grpc.KVServicer):
                 context,
                 "Touch",
                 request,
-                convert.touch_command(request),
+                convert.touch_command,
                 convert.write_response,
                 kv_pb2.WriteResponse,
             ),
@@ -216,7 +233,7 @@ class KVService(kv_pb2_grpc.KVServicer):
                 context,
                 "Operate",
                 request,
-                convert.operate_command(request),
+                self._operate,
                 convert.operate_response,
                 kv_pb2.OperateResponse,
             ),
@@ -267,9 +284,9 @@ class KVService(kv_pb2_grpc.KVServicer):
     async def _batch_get(
         self, request: kv_pb2.BatchGetRequest, context: grpc.aio.ServicerContext
     ) -> Any:
-        reads = [convert.batch_read(r) for r in request.reads]
+        reads = await self._convert(convert.batch_reads, request)
         by_group: dict[str, list[int]] = defaultdict(list)
-        groups: dict[str, GroupReplica] = {}
+        groups: dict[str, Group] = {}
         for i, read in enumerate(reads):
             group = self._router.group_for(read.key)
             groups[group.group_id] = group
@@ -289,7 +306,7 @@ class KVService(kv_pb2_grpc.KVServicer):
         self,
         context: grpc.aio.ServicerContext,
         request: kv_pb2.BatchGetRequest,
-        group: GroupReplica,
+        group: Group,
         idx: list[int],
         reads: list[Read],
         mode: ReadMode,
@@ -298,16 +315,17 @@ class KVService(kv_pb2_grpc.KVServicer):
         sub = kv_pb2.BatchGetRequest(header=request.header, policy=request.policy)
         sub.reads.extend(request.reads[i] for i in idx)
         try:
-            if mode is ReadMode.ALLOW_REPLICA:
+            if mode is ReadMode.ALLOW_REPLICA and self._router.hosts(group):
                 part = self._batch_local(
                     [self._node.local_read(group, reads[i]) for i in idx], idx, reads
                 )
             else:
 
                 async def local(deadline: float) -> Any:
-                    results = await asyncio.gather(
-                        *(self._node.linearizable_read(group, reads[i], deadline) for i in idx)
-                    )
+                    with self._admission.group(group.group_id, None):
+                        results = await asyncio.gather(
+                            *(self._node.linearizable_read(group, reads[i], deadline) for i in idx)
+                        )
                     return self._batch_local(list(results), idx, reads)
 
                 part = await self._dispatcher.run(

@@ -52,6 +52,12 @@ class RaftDriver:
         self._groups[group.group_id] = group
         group.on_dirty = self.mark_dirty
 
+    def remove(self, group: GroupReplica) -> None:
+        """Stop driving ``group`` (its replica is being closed); its journal is synced."""
+        self._groups.pop(group.group_id, None)
+        self._dirty.pop(group.group_id, None)
+        group.on_dirty = lambda g: None
+
     def start(self) -> None:
         self._timer = self._loop.call_later(self._tick_interval, self._periodic)
 
@@ -109,7 +115,7 @@ class RaftDriver:
         try:
             group.journal.finish_sync(token)
         except JournalError:
-            _fatal(f"group {group.group_id}: the Raft journal could not be made durable")
+            fail_stop(f"group {group.group_id}: the Raft journal could not be made durable")
         group.transport.release()
         self.mark_dirty(group)
 
@@ -118,12 +124,12 @@ class RaftDriver:
         try:
             group.tick()
         except JournalError:
-            _fatal(f"group {group.group_id}: journal failure")
+            fail_stop(f"group {group.group_id}: journal failure")
         except Exception:
             log.exception("group %s: tick failed", group.group_id)
 
 
-def _fatal(what: str) -> None:
+def fail_stop(what: str) -> None:
     """Stop the process at once: continuing could acknowledge writes that are not durable."""
     log.critical("%s; stopping the node (fail-stop)", what, exc_info=True)
     logging.shutdown()

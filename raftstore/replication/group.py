@@ -50,6 +50,7 @@ from raftstore.storage.rocks import RocksStore
 log = logging.getLogger(__name__)
 
 _REGULAR = bytes((_COMMAND_TYPE.REGULAR,))
+_MEMBERSHIP = bytes((_COMMAND_TYPE.MEMBERSHIP,))
 MAX_ENTRY_BYTES = 4 * 1024 * 1024
 MAX_ENTRY_REQUESTS = 2048
 
@@ -88,6 +89,7 @@ class GroupTransport(Transport):
         self.on_received: Callable[[], None] = lambda: None
         self.on_probe: Callable[[str, dict[str, Any]], None] = lambda peer, msg: None
         self.commit_index: Callable[[], int] = lambda: 0
+        self.on_members_changed: Callable[[], None] = lambda: None
 
     def send(self, node: Node, message: Any) -> bool:
         """Send now, or hold the message until the entries it acknowledges are durable.
@@ -156,9 +158,13 @@ class GroupTransport(Transport):
 
     def addNode(self, node: Node) -> None:
         self._nodes[node.id] = node
+        if self._mesh.is_connected(node.id):  # the mesh reported it before it was a member
+            self._onNodeConnected(node)
+        self.on_members_changed()
 
     def dropNode(self, node: Node) -> None:
         self._nodes.pop(node.id, None)
+        self.on_members_changed()
 
 
 class GroupReplica(SyncObj):  # type: ignore[misc]
@@ -177,8 +183,14 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         loop: asyncio.AbstractEventLoop,
         fsync: bool = True,
         failpoints: Callable[[str], None] | None = None,
+        passive: bool = False,
     ) -> None:
         self.group_id = group_id
+        # A replica added to a running group waits to hear from its leader before it may
+        # campaign: a fresh, empty replica's vote requests would only depose the leader.
+        self._passive = False
+        self._membership_pending = False
+        self._election_max = timing.election_max
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.store = RocksStore(directory / "db")
@@ -191,6 +203,11 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         self._snapshot_file = directory / "snapshot"
         self.snapshot_index = 0
         self._reconcile_with_snapshot()
+        # ``passive`` applies to a replica that holds nothing yet (a restarted member keeps
+        # campaigning as usual).
+        self._passive = (
+            passive and self.journal.last_index <= 1 and not self._snapshot_file.exists()
+        )
         self_node = Node(self_id)
         others = [Node(m) for m in member_ids if m != self_id]
         self.transport = GroupTransport(mesh, group_id, self_node, others)
@@ -206,10 +223,14 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         self._barrier = ReadBarrier(
             [n.id for n in others], self.transport.send_direct, retry_after=timing.heartbeat
         )
+        self.transport.on_members_changed = lambda: self._barrier.set_peers(
+            [n.id for n in self.otherNodes]
+        )
 
     def _conf(self, timing: RaftTiming) -> SyncObjConf:
         return SyncObjConf(
             autoTick=False,
+            dynamicMembershipChange=True,
             appendEntriesUseBatch=False,  # send as soon as an entry is appended
             commandsWaitLeader=False,
             appendEntriesPeriod=timing.heartbeat,
@@ -318,8 +339,73 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
             self.journal.sync()
         self.transport.release()
         self._flush_pending()
+        if self._passive:
+            self._stay_passive()
         self._onTick(0.0)
         self._tick_reads()
+
+    def _stay_passive(self) -> None:
+        if self._getLeader() is not None:
+            self._passive = False  # a leader has reached us: an ordinary member from now on
+            return
+        deadline = time.monotonic() + self._election_max
+        self._SyncObj__raftElectionDeadline = max(self._SyncObj__raftElectionDeadline, deadline)
+
+    # --- membership ---------------------------------------------------------------------
+
+    def change_members(self, *, add: str | None = None, remove: str | None = None) -> bool:
+        """On the leader: append a single-server membership change (Raft §4.1), effective
+        on every replica once appended. False when it cannot start now: not the leader, or
+        the previous change (or this term's first entry) is not committed yet. Success shows
+        in ``members`` and, once committed, in ``membership_committed``."""
+        if not self.is_leader or (add is None) == (remove is None):
+            return False
+        kind, node = ("add", add) if add is not None else ("rem", remove)
+        assert node is not None
+        if (kind == "add") == (node in self.members):
+            return True  # already done
+        if self._membership_pending:
+            return False  # pysyncobj does not enforce one change at a time: we do
+        self._membership_pending = True
+
+        def done(result: Any, err: int) -> None:
+            self._membership_pending = False
+            if err != FAIL_REASON.SUCCESS:
+                log.info(
+                    "group %s: membership change %s %s failed (%s)", self.group_id, kind, node, err
+                )
+
+        # pysyncobj prefixes the command type byte itself.
+        self._applyCommand(f"{kind}\x00{node}".encode(), done, _COMMAND_TYPE.MEMBERSHIP)
+        self.on_dirty(self)
+        return True
+
+    def _SyncObj__parseChangeClusterRequest(self, command: bytes) -> Any:
+        """pysyncobj's membership entries are pickles; raftstore's are ``add|rem NUL id``."""
+        if command[:1] != _MEMBERSHIP:
+            return None
+        kind, _, node = command[1:].decode("utf-8", "replace").partition("\x00")
+        if kind not in ("add", "rem") or not node:
+            return None
+        return [kind, node, Node(node)]
+
+    @property
+    def membership_committed(self) -> bool:
+        """No membership change proposed here is waiting for its commit."""
+        return not self._membership_pending
+
+    def match_index(self, node_id: str) -> int:
+        """On the leader: the last log index known to be on ``node_id`` (0 if unknown)."""
+        return int(self._SyncObj__raftMatchIndex.get(Node(node_id), 0))
+
+    @property
+    def last_log_index(self) -> int:
+        return int(self.journal.last_index)
+
+    def destroy(self) -> None:
+        """Close the replica and delete its files (it was removed from the group)."""
+        self.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     # --- linearizable reads without log entries (ReadIndex) --------------------------
 
@@ -380,6 +466,41 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
     @property
     def term(self) -> int:
         return int(self.raftCurrentTerm)
+
+    @property
+    def commit_index(self) -> int:
+        return int(self.raftCommitIndex)
+
+    @property
+    def applied_index(self) -> int:
+        return int(self.raftLastApplied)
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return tuple(sorted([self.selfNode.id, *(n.id for n in self.otherNodes)]))
+
+    def peer_up(self, peer_id: str) -> None:
+        self.transport.peer_up(peer_id)
+
+    def peer_down(self, peer_id: str) -> None:
+        self.transport.peer_down(peer_id)
+
+    def deliver(self, peer_id: str, message: Any) -> None:
+        """A message from ``peer_id`` for this group, off the authenticated mesh."""
+        self.transport.deliver(peer_id, message)
+
+    def read_local(self, read: Read, now_ms: int) -> Result:
+        """This replica's applied state (ALLOW_REPLICA and SESSION reads; may be stale)."""
+        return self._state_machine.read(self.store, read, now_ms)
+
+    def transfer_leadership(self, node_id: str) -> bool:
+        """Ask ``node_id`` to campaign now (Raft's TimeoutNow); False if it cannot start:
+        this replica does not lead, or the target is not a caught-up member."""
+        if not self.is_leader or node_id == self.selfNode.id:
+            return False
+        outcome: list[int] = []
+        self.transferLeadership(Node(node_id), lambda res, err: outcome.append(err))
+        return outcome == [FAIL_REASON.SUCCESS]
 
     def status(self) -> dict[str, Any]:
         st = self.getStatus()

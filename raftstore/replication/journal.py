@@ -49,6 +49,7 @@ import json
 import logging
 import os
 import struct
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -156,8 +157,16 @@ def _write_all(fd: int, data: bytes) -> None:
         written += os.write(fd, memoryview(data)[written:])
 
 
+# Called with the seconds each fdatasync of a journal took, on the thread that ran it (the
+# node's metrics set it; None measures nothing).
+on_fdatasync: Callable[[float], None] | None = None
+
+
 def _fdatasync(fd: int) -> None:
+    start = time.perf_counter()
     (os.fdatasync if hasattr(os, "fdatasync") else os.fsync)(fd)
+    if on_fdatasync is not None:
+        on_fdatasync(time.perf_counter() - start)
 
 
 class DurableJournal(Journal):
@@ -169,8 +178,9 @@ class DurableJournal(Journal):
         fsync: False skips every fsync (UNSAFE, benchmarks only).
         failpoints: test hook called with "journal.before_fsync" and "journal.after_fsync"
             around the fdatasync of a ``sync()`` that has something to flush (also with
-            fsync=False, where the fdatasync itself is skipped); it may raise to simulate
-            a crash. None (the default) calls nothing.
+            fsync=False, where the fdatasync itself is skipped), and with "journal.write"
+            before each entry is written; it may raise (OSError: a failing disk) or kill
+            the process (a crash). None (the default) calls nothing.
 
     Raises:
         JournalCorruptError: the header or the meta file is corrupt or of an unknown version,
@@ -268,8 +278,9 @@ class DurableJournal(Journal):
         Raises:
             ValueError: idx does not follow the last entry, or the command exceeds
                 MAX_PAYLOAD. Nothing is written then.
-            JournalError: the journal is closed.
-            OSError: the write failed; the file and the entries are left unchanged.
+            JournalError: the journal is closed, or the write failed (EIO, ENOSPC...): the
+                journal then closes itself, a torn record is left for recovery to truncate,
+                and the node must stop (fail-stop) rather than go on without the entry.
         """
         entries = self._entries
         if entries and idx != entries[-1][1] + 1:
@@ -279,19 +290,17 @@ class DurableJournal(Journal):
         if len(command) > _MAX_COMMAND:
             raise ValueError(f"journal: command of {len(command)} bytes exceeds MAX_PAYLOAD")
         record = _encode(command, idx, term)
+        self._require_open()
         try:
+            if self._failpoints is not None:
+                self._failpoints("journal.write")
             _write_all(self._fd, record)
-        except OSError:
-            self._undo_partial_write()
-            raise
+        except OSError as exc:
+            self._abandon()
+            raise JournalError(f"journal {self._dir}: write failed: {exc}") from exc
         entries.append((command, idx, term))
         self._size += len(record)
         self._dirty = True
-
-    def _undo_partial_write(self) -> None:
-        if self._fd < 0:
-            raise JournalError("journal is closed")
-        os.ftruncate(self._fd, self._size)
 
     def clear(self) -> None:
         """Remove every entry; atomic and durable when it returns."""
@@ -423,14 +432,14 @@ class DurableJournal(Journal):
         if not self._dirty:
             return
         self._require_open()
-        if self._failpoints is not None:
-            self._failpoints("journal.before_fsync")
-        if self._fsync:
-            try:
+        try:
+            if self._failpoints is not None:
+                self._failpoints("journal.before_fsync")
+            if self._fsync:
                 _fdatasync(self._fd)
-            except OSError as exc:
-                self._abandon()
-                raise JournalError(f"journal {self._dir}: fdatasync failed: {exc}") from exc
+        except OSError as exc:
+            self._abandon()
+            raise JournalError(f"journal {self._dir}: fdatasync failed: {exc}") from exc
         self._dirty = False
         self._durable_last = self.last_index
         if self._failpoints is not None:

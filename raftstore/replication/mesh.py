@@ -375,6 +375,22 @@ class PeerMesh:
             return False
         return conn.send_frame(msgpack.packb([group_id, message], use_bin_type=True))
 
+    def set_peers(self, peers: dict[str, tuple[str, int]]) -> None:
+        """Change the peer set (the cluster's roster changed): dial new peers, close the
+        connections of removed ones. Only listed peers may complete a handshake."""
+        peers = {p: a for p, a in peers.items() if p != self.node_id}
+        for gone in set(self.peers) - set(peers):
+            del self.peers[gone]
+            conn = self._open.get(gone)
+            if conn is not None:
+                conn.close()
+                self._connection_closed(conn)
+        for peer, address in peers.items():
+            new = peer not in self.peers
+            self.peers[peer] = address
+            if new and self.node_id > peer and self._server is not None and not self._stopping:
+                self._tasks.append(self.loop.create_task(self._dial_forever(peer)))
+
     # --- fault injection ----------------------------------------------------------------
 
     def block(self, peer_ids: set[str]) -> None:
@@ -388,7 +404,7 @@ class PeerMesh:
 
     async def _dial_forever(self, peer: str) -> None:
         backoff = 0.05
-        while not self._stopping:
+        while not self._stopping and peer in self.peers:
             if peer not in self._open and peer not in self.blocked:
                 host, port = self.peers[peer]
                 try:

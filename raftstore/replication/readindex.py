@@ -82,6 +82,12 @@ class ReadBarrier:
     def term(self) -> int:
         return self._term
 
+    def set_peers(self, peers: list[str]) -> None:
+        """The group's membership changed: later rounds probe ``peers`` and need a majority
+        of the new configuration (a round in flight keeps counting only acks it gets)."""
+        self._peers = list(peers)
+        self._majority = (len(peers) + 1) // 2 + 1
+
     @property
     def pending(self) -> int:
         return len(self._next) + sum(len(r.waiters) for r in self._rounds) + len(self._confirmed)

@@ -18,21 +18,85 @@ RAFT_ROLE_FOLLOWER: RaftRole
 RAFT_ROLE_CANDIDATE: RaftRole
 RAFT_ROLE_LEADER: RaftRole
 
+class JoinRequest(_message.Message):
+    __slots__ = ("cluster_id", "node_id", "client_address", "peer_address", "rack", "timestamp_ms", "proof")
+    CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    PEER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    RACK_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_MS_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    cluster_id: str
+    node_id: str
+    client_address: str
+    peer_address: str
+    rack: str
+    timestamp_ms: int
+    proof: bytes
+    def __init__(self, cluster_id: _Optional[str] = ..., node_id: _Optional[str] = ..., client_address: _Optional[str] = ..., peer_address: _Optional[str] = ..., rack: _Optional[str] = ..., timestamp_ms: _Optional[int] = ..., proof: _Optional[bytes] = ...) -> None: ...
+
+class JoinResponse(_message.Message):
+    __slots__ = ("cluster_state_json", "epoch")
+    CLUSTER_STATE_JSON_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    cluster_state_json: str
+    epoch: int
+    def __init__(self, cluster_state_json: _Optional[str] = ..., epoch: _Optional[int] = ...) -> None: ...
+
+class RemoveNodeRequest(_message.Message):
+    __slots__ = ("cluster_id", "node_id", "dead", "timestamp_ms", "proof")
+    CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    DEAD_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_MS_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    cluster_id: str
+    node_id: str
+    dead: bool
+    timestamp_ms: int
+    proof: bytes
+    def __init__(self, cluster_id: _Optional[str] = ..., node_id: _Optional[str] = ..., dead: _Optional[bool] = ..., timestamp_ms: _Optional[int] = ..., proof: _Optional[bytes] = ...) -> None: ...
+
+class RemoveNodeResponse(_message.Message):
+    __slots__ = ("epoch",)
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    def __init__(self, epoch: _Optional[int] = ...) -> None: ...
+
+class TransferLeaderRequest(_message.Message):
+    __slots__ = ("group_id", "node_id")
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    group_id: str
+    node_id: str
+    def __init__(self, group_id: _Optional[str] = ..., node_id: _Optional[str] = ...) -> None: ...
+
+class TransferLeaderResponse(_message.Message):
+    __slots__ = ("leader_node_id", "term")
+    LEADER_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    leader_node_id: str
+    term: int
+    def __init__(self, leader_node_id: _Optional[str] = ..., term: _Optional[int] = ...) -> None: ...
+
 class GetPartitionMapRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class NodeInfo(_message.Message):
-    __slots__ = ("node_id", "client_address", "peer_address", "connected")
+    __slots__ = ("node_id", "client_address", "peer_address", "connected", "rack")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     PEER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
+    RACK_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     client_address: str
     peer_address: str
     connected: bool
-    def __init__(self, node_id: _Optional[str] = ..., client_address: _Optional[str] = ..., peer_address: _Optional[str] = ..., connected: _Optional[bool] = ...) -> None: ...
+    rack: str
+    def __init__(self, node_id: _Optional[str] = ..., client_address: _Optional[str] = ..., peer_address: _Optional[str] = ..., connected: _Optional[bool] = ..., rack: _Optional[str] = ...) -> None: ...
 
 class NamespaceInfo(_message.Message):
     __slots__ = ("name", "replication_factor", "default_ttl", "max_record_size", "partition_groups", "partition_group")
@@ -67,20 +131,28 @@ class GroupInfo(_message.Message):
     def __init__(self, group_id: _Optional[str] = ..., namespace: _Optional[str] = ..., index: _Optional[int] = ..., leader_node_id: _Optional[str] = ..., term: _Optional[int] = ..., replica_node_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PartitionMap(_message.Message):
-    __slots__ = ("cluster_id", "partition_count", "nodes", "namespaces", "groups", "node_id")
+    __slots__ = ("cluster_id", "partition_count", "nodes", "namespaces", "groups", "node_id", "epoch", "leaving_node_ids", "dead_node_ids", "moving_group_ids")
     CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
     PARTITION_COUNT_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
     NAMESPACES_FIELD_NUMBER: _ClassVar[int]
     GROUPS_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    LEAVING_NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    DEAD_NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    MOVING_GROUP_IDS_FIELD_NUMBER: _ClassVar[int]
     cluster_id: str
     partition_count: int
     nodes: _containers.RepeatedCompositeFieldContainer[NodeInfo]
     namespaces: _containers.RepeatedCompositeFieldContainer[NamespaceInfo]
     groups: _containers.RepeatedCompositeFieldContainer[GroupInfo]
     node_id: str
-    def __init__(self, cluster_id: _Optional[str] = ..., partition_count: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ..., namespaces: _Optional[_Iterable[_Union[NamespaceInfo, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[GroupInfo, _Mapping]]] = ..., node_id: _Optional[str] = ...) -> None: ...
+    epoch: int
+    leaving_node_ids: _containers.RepeatedScalarFieldContainer[str]
+    dead_node_ids: _containers.RepeatedScalarFieldContainer[str]
+    moving_group_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, cluster_id: _Optional[str] = ..., partition_count: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ..., namespaces: _Optional[_Iterable[_Union[NamespaceInfo, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[GroupInfo, _Mapping]]] = ..., node_id: _Optional[str] = ..., epoch: _Optional[int] = ..., leaving_node_ids: _Optional[_Iterable[str]] = ..., dead_node_ids: _Optional[_Iterable[str]] = ..., moving_group_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetNodeStatusRequest(_message.Message):
     __slots__ = ()

@@ -44,6 +44,21 @@ class ClusterStub:
                 request_serializer=raftstore_dot_v1_dot_cluster__pb2.GetNodeStatusRequest.SerializeToString,
                 response_deserializer=raftstore_dot_v1_dot_cluster__pb2.NodeStatus.FromString,
                 _registered_method=True)
+        self.TransferLeader = channel.unary_unary(
+                '/raftstore.v1.Cluster/TransferLeader',
+                request_serializer=raftstore_dot_v1_dot_cluster__pb2.TransferLeaderRequest.SerializeToString,
+                response_deserializer=raftstore_dot_v1_dot_cluster__pb2.TransferLeaderResponse.FromString,
+                _registered_method=True)
+        self.Join = channel.unary_unary(
+                '/raftstore.v1.Cluster/Join',
+                request_serializer=raftstore_dot_v1_dot_cluster__pb2.JoinRequest.SerializeToString,
+                response_deserializer=raftstore_dot_v1_dot_cluster__pb2.JoinResponse.FromString,
+                _registered_method=True)
+        self.RemoveNode = channel.unary_unary(
+                '/raftstore.v1.Cluster/RemoveNode',
+                request_serializer=raftstore_dot_v1_dot_cluster__pb2.RemoveNodeRequest.SerializeToString,
+                response_deserializer=raftstore_dot_v1_dot_cluster__pb2.RemoveNodeResponse.FromString,
+                _registered_method=True)
 
 
 class ClusterServicer:
@@ -61,6 +76,28 @@ class ClusterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TransferLeader(self, request, context):
+        """Move a group's leadership to one of its replicas (forwarded to the current leader).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Join(self, request, context):
+        """Admit a new node to the roster (its configuration proves the cluster secret).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveNode(self, request, context):
+        """Drain a node (its replicas move away), or declare it dead (its replicas are rebuilt
+        from the survivors). Proves the cluster secret.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClusterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -73,6 +110,21 @@ def add_ClusterServicer_to_server(servicer, server):
                     servicer.GetNodeStatus,
                     request_deserializer=raftstore_dot_v1_dot_cluster__pb2.GetNodeStatusRequest.FromString,
                     response_serializer=raftstore_dot_v1_dot_cluster__pb2.NodeStatus.SerializeToString,
+            ),
+            'TransferLeader': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferLeader,
+                    request_deserializer=raftstore_dot_v1_dot_cluster__pb2.TransferLeaderRequest.FromString,
+                    response_serializer=raftstore_dot_v1_dot_cluster__pb2.TransferLeaderResponse.SerializeToString,
+            ),
+            'Join': grpc.unary_unary_rpc_method_handler(
+                    servicer.Join,
+                    request_deserializer=raftstore_dot_v1_dot_cluster__pb2.JoinRequest.FromString,
+                    response_serializer=raftstore_dot_v1_dot_cluster__pb2.JoinResponse.SerializeToString,
+            ),
+            'RemoveNode': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveNode,
+                    request_deserializer=raftstore_dot_v1_dot_cluster__pb2.RemoveNodeRequest.FromString,
+                    response_serializer=raftstore_dot_v1_dot_cluster__pb2.RemoveNodeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -129,6 +181,87 @@ class Cluster:
             '/raftstore.v1.Cluster/GetNodeStatus',
             raftstore_dot_v1_dot_cluster__pb2.GetNodeStatusRequest.SerializeToString,
             raftstore_dot_v1_dot_cluster__pb2.NodeStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferLeader(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/raftstore.v1.Cluster/TransferLeader',
+            raftstore_dot_v1_dot_cluster__pb2.TransferLeaderRequest.SerializeToString,
+            raftstore_dot_v1_dot_cluster__pb2.TransferLeaderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Join(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/raftstore.v1.Cluster/Join',
+            raftstore_dot_v1_dot_cluster__pb2.JoinRequest.SerializeToString,
+            raftstore_dot_v1_dot_cluster__pb2.JoinResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveNode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/raftstore.v1.Cluster/RemoveNode',
+            raftstore_dot_v1_dot_cluster__pb2.RemoveNodeRequest.SerializeToString,
+            raftstore_dot_v1_dot_cluster__pb2.RemoveNodeResponse.FromString,
             options,
             channel_credentials,
             insecure,

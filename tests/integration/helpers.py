@@ -64,3 +64,35 @@ def replicas_caught_up(cluster: Cluster, nodes: list[str]) -> bool:
         if any(statuses[n][gid].applied_index < commit for n in nodes):
             return False
     return True
+
+
+def group_terms(cluster: Cluster) -> dict[str, int]:
+    """group id -> the highest term any running node reports for it."""
+    out: dict[str, int] = {}
+    for node_id in cluster.ids:
+        if not cluster.is_running(node_id) or node_id in cluster.paused:
+            continue
+        for g in cluster.status(node_id).groups:
+            out[g.group_id] = max(out.get(g.group_id, 0), g.term)
+    return out
+
+
+def settled_terms(cluster: Cluster, quiet: float = 3.0, timeout: float = 30.0) -> dict[str, int]:
+    """Group terms once no term has moved for ``quiet`` seconds (start-up elections and
+    leader balancing are over); a later change means an election happened."""
+    deadline = time.monotonic() + timeout
+    terms, since = group_terms(cluster), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = group_terms(cluster)
+        if now != terms:
+            terms, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return terms
+    raise AssertionError(f"terms still moving after {timeout}s: {terms}")
+
+
+def moved_terms(before: dict[str, int], cluster: Cluster) -> dict[str, tuple[int, int]]:
+    """Groups whose term changed since ``before``: group id -> (before, now)."""
+    now = group_terms(cluster)
+    return {g: (before.get(g, 0), t) for g, t in now.items() if before.get(g, 0) != t}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -42,10 +43,10 @@ def _port_free(port: int) -> bool:
 
 
 def free_base_port(nodes: int) -> int:
-    """A base port such that base + 10*i and base + 10*i + 1 are free for every node."""
+    """A base port such that base + 10*i + 0, 1, 2 (client, peer, metrics) are free."""
     for _ in range(200):
         base = 20000 + secrets.randbelow(4000) * 10
-        if all(_port_free(base + 10 * i + j) for i in range(nodes) for j in (0, 1)):
+        if all(_port_free(base + 10 * i + j) for i in range(nodes) for j in (0, 1, 2)):
             return base
     raise RuntimeError("no free port range found")
 
@@ -61,14 +62,19 @@ class Cluster:
         raft: dict[str, Any] | None = None,
         env: dict[str, str] | None = None,
         namespaces: list[dict[str, Any]] | None = None,
+        replication_factor: int | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.cluster_id = "t" + secrets.token_hex(6)
         self.node_args = list(node_args or [])
         self.env = {**os.environ, **(env or {})}
-        base = free_base_port(nodes)
+        base = free_base_port(max(nodes, 7))  # room for nodes added later
         namespaces = namespaces or [
-            {"name": "test", "replication_factor": nodes, "partition_groups": partition_groups}
+            {
+                "name": "test",
+                "replication_factor": replication_factor or nodes,
+                "partition_groups": partition_groups,
+            }
         ]
         self.nodes: list[LocalNode] = write_cluster(
             self.directory,
@@ -80,6 +86,7 @@ class Cluster:
         )
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.paused: set[str] = set()
+        self.retired: set[str] = set()  # removed from the roster (drained, or dead)
         _LIVE.add(self)
 
     # --- lifecycle ------------------------------------------------------------------
@@ -96,11 +103,12 @@ class Cluster:
 
     @property
     def hosts(self) -> list[str]:
-        return [n.client for n in self.nodes]
+        return [n.client for n in self.nodes if n.id not in self.retired]
 
     @property
     def ids(self) -> list[str]:
-        return [n.id for n in self.nodes]
+        """The nodes of the cluster: every node started here, less those removed from it."""
+        return [n.id for n in self.nodes if n.id not in self.retired]
 
     def node(self, node_id: str) -> LocalNode:
         return next(n for n in self.nodes if n.id == node_id)
@@ -120,9 +128,10 @@ class Cluster:
             self._spawn(n.id)
         self.wait_ready(timeout=timeout)
 
-    def _spawn(self, node_id: str, extra_env: dict[str, str] | None = None) -> None:
+    def _spawn(self, node_id: str, extra_env: dict[str, str] | None = None, join: str = "") -> None:
         env = {**self.env, **(extra_env or {})}
-        self.procs[node_id] = start_node(self.node(node_id), self.node_args, env=env)
+        args = [*self.node_args, *(["--join", join] if join else [])]
+        self.procs[node_id] = start_node(self.node(node_id), args, env=env)
 
     def close(self) -> None:
         """Kill (SIGKILL) every process this manager started; idempotent."""
@@ -186,6 +195,63 @@ class Cluster:
             if not self.is_running(node_id):
                 self._spawn(node_id)
         self.wait_ready(timeout=timeout)
+
+    # --- membership ---------------------------------------------------------------------
+
+    def add_node(self, rack: str = "", timeout: float = 120.0) -> str:
+        """Start a new node that joins through a running member; its id."""
+        from raftstore_node.local_add import wait_joined, write_joining_node
+
+        node = write_joining_node(self.directory, rack)
+        self.nodes.append(node)
+        through = next(n for n in self.ids if self.is_running(n) and n not in self.paused)
+        self._spawn(node.id, join=self.address(through))
+        wait_joined(node, self.address(through), timeout)
+        return node.id
+
+    def remove_node(self, node_id: str, dead: bool = False, timeout: float = 30.0) -> int:
+        """Drain ``node_id`` (or declare it dead) through any running member; the epoch."""
+        from raftstore_client import Client
+
+        secret = (self.directory / "cluster.secret").read_bytes().strip()
+        hosts = [self.address(n) for n in self.ids if self.is_running(n) and n != node_id]
+        with Client(hosts, timeout=timeout) as c:
+            epoch = c.remove_node(node_id, secret, dead=dead)
+        self.retired.add(node_id)  # a drained node stops by itself once empty
+        return epoch
+
+    def wipe(self, node_id: str) -> None:
+        """Delete a stopped node's data directory (a lost disk)."""
+        if self.is_running(node_id):
+            raise RuntimeError(f"{node_id} is running")
+        shutil.rmtree(self.node(node_id).config.parent / "data", ignore_errors=True)
+
+    def placement_settled(self, via: str | None = None, min_epoch: int = 0) -> bool:
+        """No group is moving, nobody is leaving, and every group has a leader (as seen by
+        a node that knows cluster state ``min_epoch`` or later)."""
+        via = via or next(n for n in self.ids if self.is_running(n) and n not in self.paused)
+        pmap = self.partition_map(via)
+        return (
+            pmap.epoch >= min_epoch
+            and not pmap.moving_group_ids
+            and not pmap.leaving_node_ids
+            and not pmap.dead_node_ids
+            and all(g.leader_node_id for g in pmap.groups)
+        )
+
+    def wait_settled(self, timeout: float = 120.0, min_epoch: int = 0) -> cluster_pb2.PartitionMap:
+        """Wait until every migration has finished; the final partition map."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.placement_settled(min_epoch=min_epoch):
+                    return self.partition_map(
+                        next(n for n in self.ids if self.is_running(n) and n not in self.paused)
+                    )
+            except grpc.RpcError:
+                pass
+            time.sleep(0.25)
+        raise TimeoutError(f"placement not settled after {timeout}s")
 
     # --- network partitions (needs --enable-fault-injection) --------------------------
 
@@ -261,14 +327,14 @@ class Cluster:
                 if node_id in want and (p is None or p.poll() is not None):
                     raise RuntimeError(f"{node_id} exited: see {self.node(node_id).log}")
             try:
-                groups = None
-                for node_id in want:
+                groups: set[str] = set()
+                for node_id in want:  # with RF < nodes, each node replicates a subset
                     st = self.status(node_id, timeout=1.0)
-                    groups = groups or {g.group_id for g in st.groups}
+                    groups |= {g.group_id for g in st.groups}
                 leaders = self.leaders()
                 if groups and groups <= set(leaders):
                     return
-                last = f"groups without a leader: {sorted((groups or set()) - set(leaders))}"
+                last = f"groups without a leader: {sorted(groups - set(leaders))}"
             except grpc.RpcError as e:
                 last = f"{e.code().name}"  # type: ignore[attr-defined]
             time.sleep(0.1)

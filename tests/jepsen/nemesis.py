@@ -18,6 +18,13 @@ selects just that kind):
   ``partition-bridge`` (two halves that reach each other only through one bridge node:
   for 3 nodes A-B-C, A and C cut), ``partition-random-halves`` (shuffled halves) — then
   heal;
+- membership: ``membership-add-drain`` adds a node (it joins; replicas migrate to it),
+  holds, then drains it (replicas migrate back; it leaves the roster);
+  ``membership-kill-migration`` adds a node and at once SIGKILLs another node while the
+  replicas move, restarts it after the hold, then drains the added node;
+  ``membership-replace-dead`` adds a node, holds, then SIGKILLs it, deletes its data
+  directory and removes it with ``--dead`` (its replicas are rebuilt from the survivors).
+  The nodes the workers are pinned to are never removed;
 - failpoint (the nodes run with ``--enable-failpoints``): ``failpoint-crash`` arms a
   crash at one drawn failpoint (``journal.before_fsync``, ``journal.after_fsync``,
   ``apply.before``, ``apply.after``) of one node after a drawn number of hits, then
@@ -81,6 +88,7 @@ FAMILIES: Final = {
         "partition-random-halves",
     ),
     "failpoint": ("failpoint-crash", "failpoint-delay"),
+    "membership": ("membership-add-drain", "membership-kill-migration", "membership-replace-dead"),
 }
 KINDS: Final = tuple(kind for kinds in FAMILIES.values() for kind in kinds)
 
@@ -91,6 +99,7 @@ HOLD: Final = {
     "pause": (3.0, 6.0),
     "partition": (3.0, 8.0),
     "failpoint": (3.0, 6.0),
+    "membership": (4.0, 8.0),
 }
 CRASH_POINTS: Final = ("journal.before_fsync", "journal.after_fsync", "apply.before", "apply.after")
 CRASH_AFTER_HITS: Final = (5, 40)  # a crash failpoint lets this many hits pass first
@@ -221,6 +230,8 @@ class Nemesis:
             )
         if family == "failpoint":
             return self._start_failpoint(fault)
+        if family == "membership":
+            return self._start_membership(fault)
         components = self._components(fault)
         if isinstance(components, list):
             value: Any = [sorted(c) for c in components]
@@ -249,6 +260,34 @@ class Nemesis:
             else:
                 self._act("restart", fault, [target], lambda: self._restart(target))
                 self._armed.discard((target, fault.point))
+
+        return undo
+
+    def _start_membership(self, fault: Fault) -> Callable[[], None]:
+        added: list[str] = []
+        self._act("join", fault, None, lambda: added.append(self.cluster.add_node()))
+        victim = fault.nodes[0]
+        if fault.kind == "membership-kill-migration":
+            self._act("kill", fault, [victim], lambda: self.cluster.kill(victim))
+
+        def drain() -> None:
+            if added:
+                self._act("drain", fault, added, lambda: self.cluster.remove_node(added[0]))
+
+        def replace_dead() -> None:
+            if not added:
+                return
+            node = added[0]
+            self._act("kill", fault, [node], lambda: self.cluster.kill(node))
+            self._act("wipe", fault, [node], lambda: self.cluster.wipe(node))
+            self._act(
+                "remove-dead", fault, [node], lambda: self.cluster.remove_node(node, dead=True)
+            )
+
+        def undo() -> None:
+            if fault.kind == "membership-kill-migration":
+                self._act("restart", fault, [victim], lambda: self._restart(victim))
+            (replace_dead if fault.kind == "membership-replace-dead" else drain)()
 
         return undo
 

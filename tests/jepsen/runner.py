@@ -395,7 +395,7 @@ class _Run:
         """Copy each node's log to ``logs/``; count its ERROR and CRITICAL lines."""
         logs = self.out / "logs"
         logs.mkdir(exist_ok=True)
-        for node_id in cluster.ids:
+        for node_id in [n.id for n in cluster.nodes]:  # removed nodes' logs too
             source = cluster.node(node_id).log
             if source.exists():
                 shutil.copyfile(source, logs / f"{node_id}.log")

@@ -21,7 +21,7 @@ from tests.jepsen.workloads import WORKLOADS
 MINUTES = float(os.environ.get("RAFTSTORE_JEPSEN_MINUTES", "5"))
 SEED = int(os.environ.get("RAFTSTORE_JEPSEN_SEED", "1"))
 OUT = os.environ.get("RAFTSTORE_JEPSEN_OUT")
-FAMILIES = ("kill", "pause", "partition", "failpoint")
+FAMILIES = ("kill", "pause", "partition", "failpoint", "membership", "membership,kill")
 OVERHEAD_S = 300  # start-up, warm-up, recovery, final reads and checking, with margin
 
 

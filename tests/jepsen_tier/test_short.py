@@ -1,5 +1,5 @@
-"""The CI Jepsen tier: short runs on real node processes under kill, pause, partition and
-failpoints.
+"""The CI Jepsen tier: short runs on real node processes under kill, pause, partition,
+failpoints and membership changes (nodes joining, draining, dying mid-migration).
 
 Each run is ``TIME_S`` seconds of faults plus start-up, warm-up, healing, recovery and
 final reads (about 30 s in all). A run passes only if its checks are valid, the cluster
@@ -63,6 +63,29 @@ def test_a_short_run_under_faults_passes_every_check(
     assert result.results["plan"], "the nemesis planned no fault"
     assert result.results["nemesis_errors"] == 0
     assert _check_cli(result) == cli.ExitCode.OK
+
+
+@pytest.mark.parametrize(
+    ("workload", "nemesis", "seed"),
+    [
+        # seed 3: replace-dead, kill-migration, add-drain, replace-dead
+        ("register", "membership", 3),
+        # seed 5: kill-leader, kill-migration, add-drain, kill-all
+        ("set", "membership,kill", 5),
+        # seed 2: add-drain, replace-dead, replace-dead
+        ("bank", "membership", 2),
+    ],
+)
+def test_nodes_joining_draining_and_dying_mid_migration_keep_every_check_valid(
+    tmp_path: Path, workload: str, nemesis: str, seed: int
+) -> None:
+    result = _run(tmp_path, workload, nemesis, seed, time_s=30.0)
+    assert result.passed, summary(result)
+    assert any(f["kind"].startswith("membership-") for f in result.results["plan"])
+    assert result.results["nemesis_errors"] == 0
+    joins = [e for e in _nemesis_infos(result) if e["f"] == "join"]
+    removals = [e for e in _nemesis_infos(result) if e["f"] in ("drain", "remove-dead")]
+    assert joins and removals
 
 
 def _nemesis_infos(result: RunResult) -> list[dict[str, Any]]:

@@ -1,0 +1,310 @@
+"""Prometheus metrics of a node, served as text on ``http://<host>:<metrics_port>/metrics``.
+
+Families (every name starts ``raftstore_``):
+
+| family | type | labels | source |
+| --- | --- | --- | --- |
+| ``node_info`` | gauge (1) | node_id, cluster_id, version | config |
+| ``node_uptime_seconds`` | gauge | | node |
+| ``peer_connected`` | gauge 0/1 | peer | peer mesh |
+| ``group_leader`` | gauge 0/1 | group | ``group.status()`` |
+| ``group_role`` | gauge 0/1 | group, role | ``group.status()`` |
+| ``group_term``, ``group_commit_index``, ``group_applied_index`` | gauge | group | status |
+| ``group_last_log_index``, ``group_snapshot_index``, ``group_log_entries`` | gauge | group | |
+| ``store_size_bytes``, ``store_keys`` | gauge | group | RocksDB estimates |
+| ``data_dir_available_bytes``, ``data_dir_capacity_bytes`` | gauge | | statvfs |
+| ``requests_total`` | counter | command, result | gRPC interceptor |
+| ``request_duration_seconds`` | histogram | command, result | gRPC interceptor |
+| ``proposals_total``, ``proposals_failed_total`` | counter | kind (write, read) | kv.propose |
+| ``journal_fsync_duration_seconds`` | histogram | | ``journal._fdatasync`` |
+
+Group, store and disk figures are read when Prometheus scrapes (``NodeCollector``), so the
+request path pays nothing for them. ``result`` is the Aerospike result code name (``OK``,
+``KEY_NOT_FOUND``, ...) or, for a call that ended without one, the gRPC status name.
+
+Threads: the HTTP endpoint is an asyncio server on the node's event loop, so a scrape reads
+Raft state on the thread that owns it. Counters and histograms are thread-safe; the fsync
+histogram is observed on the journal's fsync pool threads. One node per process: the
+registry is module-level, as prometheus-client's own registry is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import grpc
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from raftstore_node.status import RESULT_CODE_KEY
+
+from raftstore import __version__
+from raftstore.errors import ResultCode
+from raftstore.replication import journal
+
+log = logging.getLogger("raftstore.metrics")
+
+REGISTRY = CollectorRegistry()
+KV_PREFIX = "/raftstore.v1.KV/"
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10)
+_FSYNC_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1)
+
+REQUESTS = Counter(
+    "raftstore_requests",
+    "KV requests served by this node, by command and result code",
+    ["command", "result"],
+    registry=REGISTRY,
+)
+REQUEST_SECONDS = Histogram(
+    "raftstore_request_duration_seconds",
+    "KV request latency at this node (forwarding included), by command and result code",
+    ["command", "result"],
+    buckets=_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+PROPOSALS = Counter(
+    "raftstore_proposals",
+    "requests proposed to a Raft log by this node (writes, and reads under --read-path log)",
+    ["kind"],
+    registry=REGISTRY,
+)
+PROPOSALS_FAILED = Counter(
+    "raftstore_proposals_failed",
+    "proposals that ended without an applied result (not leader, timeout, ...)",
+    ["kind"],
+    registry=REGISTRY,
+)
+FSYNC_SECONDS = Histogram(
+    "raftstore_journal_fsync_duration_seconds",
+    "fdatasync latency of the Raft journals",
+    buckets=_FSYNC_BUCKETS,
+    registry=REGISTRY,
+)
+
+
+def count_proposal(fut: asyncio.Future[Any], write: bool) -> None:
+    """Count one proposal and, once it ends, whether it failed (services.kv's hook)."""
+    kind = "write" if write else "read"
+    PROPOSALS.labels(kind).inc()
+
+    def done(f: asyncio.Future[Any]) -> None:
+        if f.cancelled() or f.exception() is not None:
+            PROPOSALS_FAILED.labels(kind).inc()
+
+    fut.add_done_callback(done)
+
+
+# --- requests: a gRPC server interceptor (no code in the services) --------------------
+
+
+def _result_of(context: grpc.aio.ServicerContext, exc: BaseException | None) -> str:
+    if exc is None:
+        return "OK"
+    for key, value in context.trailing_metadata() or ():
+        if key == RESULT_CODE_KEY:
+            try:
+                return ResultCode(int(value)).name
+            except ValueError:
+                return str(value)
+    code = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    return "CANCELLED" if isinstance(exc, asyncio.CancelledError) else "UNKNOWN"
+
+
+def _timed(command: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+    async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        start = time.perf_counter()
+        exc: BaseException | None = None
+        try:
+            return await behavior(request, context)
+        except BaseException as e:
+            exc = e
+            raise
+        finally:
+            result = _result_of(context, exc)
+            REQUESTS.labels(command, result).inc()
+            REQUEST_SECONDS.labels(command, result).observe(time.perf_counter() - start)
+
+    return wrapper
+
+
+class MetricsInterceptor(grpc.aio.ServerInterceptor):
+    """Counts and times every unary KV call; other services pass through untouched."""
+
+    def __init__(self) -> None:
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        method = handler_call_details.method
+        handler = await continuation(handler_call_details)
+        if handler is None or not method.startswith(KV_PREFIX) or handler.unary_unary is None:
+            return handler
+        wrapped = self._wrapped.get(method)
+        if wrapped is None:
+            wrapped = grpc.unary_unary_rpc_method_handler(
+                _timed(method[len(KV_PREFIX) :], handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+            self._wrapped[method] = wrapped
+        return wrapped
+
+
+# --- state read at scrape time ---------------------------------------------------------
+
+_ROLES = ("leader", "follower", "candidate")
+_GROUP_GAUGES = (
+    ("term", "term", "current Raft term of this replica"),
+    ("commit_index", "commit_index", "highest log index this replica knows committed"),
+    ("applied_index", "applied_index", "highest log index applied to this replica's store"),
+    ("last_log_index", "last_log_index", "last index in this replica's journal"),
+    ("snapshot_index", "snapshot_index", "log index of this replica's latest snapshot"),
+    ("log_entries", "log_entries", "entries held in this replica's journal"),
+)
+
+
+def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
+    return GaugeMetricFamily("raftstore_" + name, doc, labels=labels)
+
+
+class NodeCollector:
+    """Reads the node's groups, peers, stores and disk when Prometheus scrapes.
+
+    Thread: the event loop thread (the endpoint runs there), which owns the Raft state.
+    """
+
+    def __init__(self, node: Any) -> None:
+        self._node = node
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._node_families()
+        yield from self._group_families()
+        yield from self._disk_families()
+
+    def _node_families(self) -> Iterator[Metric]:
+        config = self._node.config
+        info = _gauge("node_info", "this node (value 1)", ["node_id", "cluster_id", "version"])
+        info.add_metric([config.node_id, config.cluster_id, __version__], 1)
+        uptime = _gauge("node_uptime_seconds", "seconds since the node started")
+        uptime.add_metric([], self._node.uptime())
+        peers = _gauge("peer_connected", "1 when the peer mesh link to a member is up", ["peer"])
+        mesh = getattr(self._node, "mesh", None)
+        for m in config.members:
+            if m.id != config.node_id and mesh is not None:
+                peers.add_metric([m.id], 1 if mesh.is_connected(m.id) else 0)
+        yield from (info, uptime, peers)
+
+    def _group_families(self) -> Iterator[Metric]:
+        leader = _gauge("group_leader", "1 when this replica leads its group", ["group"])
+        role = _gauge("group_role", "1 for this replica's current role", ["group", "role"])
+        gauges = {k: _gauge("group_" + name, doc, ["group"]) for k, name, doc in _GROUP_GAUGES}
+        size = _gauge("store_size_bytes", "RocksDB live data + memtables (estimate)", ["group"])
+        keys = _gauge(
+            "store_keys", "RocksDB keys: records, sessions, metadata (estimate)", ["group"]
+        )
+        for gid, group in list(self._node.groups.items()):
+            st = group.status()
+            leader.add_metric([gid], 1 if st["role"] == "leader" else 0)
+            for r in _ROLES:
+                role.add_metric([gid, r], 1 if st["role"] == r else 0)
+            for key, family in gauges.items():
+                family.add_metric([gid], st[key])
+            size.add_metric([gid], _store_size(group))
+            keys.add_metric([gid], _store_property(group, "rocksdb.estimate-num-keys"))
+        yield from (leader, role, *gauges.values(), size, keys)
+
+    def _disk_families(self) -> Iterator[Metric]:
+        avail = _gauge("data_dir_available_bytes", "bytes available to the node in its data dir")
+        cap = _gauge("data_dir_capacity_bytes", "size of the file system holding the data dir")
+        try:
+            st = os.statvfs(self._node.config.data_dir)
+        except OSError:
+            return
+        avail.add_metric([], st.f_bavail * st.f_frsize)
+        cap.add_metric([], st.f_blocks * st.f_frsize)
+        yield from (avail, cap)
+
+
+def _store_size(group: Any) -> float:
+    return _store_property(group, "rocksdb.estimate-live-data-size") + _store_property(
+        group, "rocksdb.cur-size-all-mem-tables"
+    )
+
+
+def _store_property(group: Any, name: str) -> float:
+    try:
+        return float(group.store.db.property_int_value(name) or 0)
+    except Exception:  # a closed or replaced store: report nothing rather than fail the scrape
+        return 0.0
+
+
+# --- the HTTP endpoint ----------------------------------------------------------------
+
+_MAX_HEADER_LINES = 100
+_READ_TIMEOUT = 5.0
+
+
+class MetricsServer:
+    """``GET /metrics`` on the node's event loop (HTTP/1.0, one response per connection)."""
+
+    def __init__(self, node: Any) -> None:
+        self._collector = NodeCollector(node)
+        self._server: asyncio.Server | None = None
+
+    async def start(self, host: str, port: int) -> None:
+        """Listen on host:port (raises OSError when the port is taken)."""
+        REGISTRY.register(self._collector)
+        journal.on_fdatasync = FSYNC_SECONDS.observe
+        try:
+            self._server = await asyncio.start_server(self._handle, host, port)
+        except OSError:
+            self._unregister()
+            raise
+        log.info("metrics on http://%s:%d/metrics", host, port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+            self._unregister()
+
+    def _unregister(self) -> None:
+        journal.on_fdatasync = None
+        REGISTRY.unregister(self._collector)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            status, body, ctype = await self._respond(reader)
+            head = f"HTTP/1.0 {status}\r\nContent-Type: {ctype}\r\n"
+            head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            writer.write(head.encode() + body)
+            await writer.drain()
+        except (TimeoutError, ConnectionError, ValueError, asyncio.IncompleteReadError):
+            pass  # a client that hung up or sent junk gets nothing more
+        finally:
+            writer.close()
+
+    async def _respond(self, reader: asyncio.StreamReader) -> tuple[str, bytes, str]:
+        request = await asyncio.wait_for(reader.readline(), _READ_TIMEOUT)
+        for _ in range(_MAX_HEADER_LINES):
+            line = await asyncio.wait_for(reader.readline(), _READ_TIMEOUT)
+            if line in (b"\r\n", b"\n", b""):
+                break
+        parts = request.decode("latin-1").split()
+        if len(parts) < 2 or parts[0] not in ("GET", "HEAD"):
+            return "405 Method Not Allowed", b"GET /metrics\n", "text/plain"
+        if parts[1].split("?")[0] != "/metrics":
+            return "404 Not Found", b"GET /metrics\n", "text/plain"
+        body = generate_latest(REGISTRY)
+        return "200 OK", b"" if parts[0] == "HEAD" else body, CONTENT_TYPE_LATEST

@@ -1,0 +1,208 @@
+"""The image's entry point, run without Docker as the StatefulSet runs it.
+
+Three processes get exactly the environment the committed StatefulSet gives pods
+``raftstore-0..2`` (its ``env``, with the downward-API fields filled in, and its ConfigMap
+through ``envFrom``) and run the Dockerfile's ENTRYPOINT + CMD. What differs from a real
+cluster, and only that:
+
+- paths under the pod's volume mounts (data volume, Secret) point into a temporary folder;
+- ``RAFTSTORE_ADDRESS_OVERRIDES`` maps each pod's DNS names to 127.0.0.1 ports (all pods
+  share one host here), ``RAFTSTORE_LISTEN_HOST=127.0.0.1``, and each process gets its own
+  ``RAFTSTORE_METRICS_PORT``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from raftstore_client import Client
+
+from tests.integration.helpers import wait_until
+from tests.jepsen.cluster import free_base_port
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFESTS = ROOT / "deploy" / "kubernetes" / "manifests" / "raftstore.yaml"
+DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+
+
+def manifests() -> dict[str, Any]:
+    return {d["kind"]: d for d in yaml.safe_load_all(MANIFESTS.read_text()) if d}
+
+
+def dockerfile_json(instruction: str) -> list[str]:
+    """The exec-form argument list of a Dockerfile instruction (continuations joined)."""
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    m = re.search(rf"^{instruction}\s+(?:--\S+\s+)*(?:CMD\s+)?(\[.*\])\s*$", text, re.M)
+    assert m, f"no exec-form {instruction} in {DOCKERFILE}"
+    return list(json.loads(m[1]))
+
+
+def entry_point() -> list[str]:
+    argv = dockerfile_json("ENTRYPOINT") + dockerfile_json("CMD")
+    assert argv[0] == "raftstore"
+    return [sys.executable, "-m", "raftstore_client.cli", *argv[1:]]
+
+
+class PodEnv:
+    """Builds a pod's environment from the StatefulSet, its ConfigMap and its Secret."""
+
+    def __init__(self, root: Path) -> None:
+        docs = manifests()
+        self.sts, self.config_map, self.secret = (
+            docs["StatefulSet"],
+            docs["ConfigMap"],
+            docs["Secret"],
+        )
+        self.container = self.sts["spec"]["template"]["spec"]["containers"][0]
+        self.root = root
+        self.replicas = int(self.sts["spec"]["replicas"])
+        self.name = self.sts["metadata"]["name"]
+        self.base = free_base_port(self.replicas + 1)
+        secret_dir = root / "secret"
+        secret_dir.mkdir(parents=True)
+        for key, value in self.secret["stringData"].items():
+            (secret_dir / key).write_text(value)
+
+    def ports(self, ordinal: int) -> tuple[int, int, int]:
+        base = self.base + 10 * ordinal
+        return base, base + 1, base + 2
+
+    def _mounts(self, ordinal: int) -> dict[str, Path]:
+        local = {"data": self.root / f"pod-{ordinal}" / "data", "secret": self.root / "secret"}
+        local["tmp"] = self.root / f"pod-{ordinal}" / "tmp"
+        return {m["mountPath"]: local[m["name"]] for m in self.container["volumeMounts"]}
+
+    def _field(self, path: str, ordinal: int) -> str:
+        fields = {"metadata.name": f"{self.name}-{ordinal}", "metadata.namespace": "default"}
+        return fields.get(path, "")  # an absent label reads as "" in Kubernetes too
+
+    def env(self, ordinal: int, **extra: str) -> dict[str, str]:
+        env: dict[str, str] = {}
+        for source in self.container.get("envFrom", []):
+            assert source["configMapRef"]["name"] == self.config_map["metadata"]["name"]
+            env.update(self.config_map["data"])
+        for var in self.container["env"]:
+            if "value" in var:
+                env[var["name"]] = var["value"]
+            else:
+                env[var["name"]] = self._field(var["valueFrom"]["fieldRef"]["fieldPath"], ordinal)
+        env = {k: self._local_path(v, ordinal) for k, v in env.items()}
+        return {**env, **self._test_overrides(env, ordinal), **extra}
+
+    def _local_path(self, value: str, ordinal: int) -> str:
+        """A path under one of the pod's volume mounts, moved to its local folder."""
+        for mount, local in sorted(self._mounts(ordinal).items(), key=lambda m: -len(m[0])):
+            if value == mount or value.startswith(mount + "/"):
+                local.mkdir(parents=True, exist_ok=True)
+                return str(local) + value[len(mount) :]
+        return value
+
+    def _test_overrides(self, env: dict[str, str], ordinal: int) -> dict[str, str]:
+        service, ns = env["RAFTSTORE_PEER_SERVICE"], env["POD_NAMESPACE"]
+        client_port, peer_port = env["RAFTSTORE_CLIENT_PORT"], env["RAFTSTORE_PEER_PORT"]
+        overrides = {}
+        for i in range(self.replicas + 1):
+            host = f"{self.name}-{i}.{service}.{ns}.svc"
+            client, peer, _ = self.ports(i)
+            overrides[f"{host}:{client_port}"] = f"127.0.0.1:{client}"
+            overrides[f"{host}:{peer_port}"] = f"127.0.0.1:{peer}"
+        return {
+            "RAFTSTORE_ADDRESS_OVERRIDES": json.dumps(overrides),
+            "RAFTSTORE_LISTEN_HOST": "127.0.0.1",
+            "RAFTSTORE_METRICS_PORT": str(self.ports(ordinal)[2]),
+        }
+
+
+def process_env(pod_env: dict[str, str]) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("RAFTSTORE_", "POD_"))}
+    return {**keep, **pod_env}
+
+
+@pytest.fixture(scope="module")
+def pods(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PodEnv, list[str]]]:
+    pod_env = PodEnv(tmp_path_factory.mktemp("statefulset"))
+    procs = []
+    try:
+        for i in range(pod_env.replicas):
+            log = open(pod_env.root / f"pod-{i}.log", "wb")  # noqa: SIM115
+            procs.append(
+                subprocess.Popen(
+                    entry_point(),
+                    env=process_env(pod_env.env(i)),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+            log.close()
+        hosts = [f"127.0.0.1:{pod_env.ports(i)[0]}" for i in range(pod_env.replicas)]
+        yield pod_env, hosts
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def probe(address: str, service: str = "") -> int:
+    """The Dockerfile's HEALTHCHECK command, pointed at one pod."""
+    argv = dockerfile_json("HEALTHCHECK")
+    assert argv[:3] == ["python", "-m", "raftstore_node.probe"]
+    cmd = [sys.executable, *argv[1:], "--address", address, "--service", service]
+    return subprocess.run(cmd, capture_output=True, timeout=30).returncode
+
+
+def test_pods_form_a_cluster_and_pass_their_probes(pods: tuple[PodEnv, list[str]]) -> None:
+    pod_env, hosts = pods
+    probe_spec = pod_env.container["readinessProbe"]["grpc"]
+    assert probe_spec["port"] == int(pod_env.config_map["data"]["RAFTSTORE_CLIENT_PORT"])
+    for address in hosts:
+        wait_until(lambda a=address: probe(a, probe_spec["service"]) == 0, 60, f"{address} ready")
+        assert probe(address) == 0  # liveness and the image's HEALTHCHECK
+
+
+def test_the_cluster_serves_a_put_and_get(pods: tuple[PodEnv, list[str]]) -> None:
+    _, hosts = pods
+    with Client(hosts, timeout=10) as client:
+        pmap = client.partition_map()
+        assert sorted(n.node_id for n in pmap.nodes) == [
+            "raftstore-0",
+            "raftstore-1",
+            "raftstore-2",
+        ]
+        assert {g.leader_node_id for g in pmap.groups} <= {n.node_id for n in pmap.nodes}
+        assert len([g for g in pmap.groups if g.namespace == "test"]) == 8  # the ConfigMap's
+        client.put(("test", "k8s", "alice"), {"pods": 3})
+        assert client.get(("test", "k8s", "alice")).bins == {"pods": 3}
+
+
+def test_scaling_up_fails_loudly(pods: tuple[PodEnv, list[str]]) -> None:
+    pod_env, _ = pods
+    out = subprocess.run(
+        entry_point(),
+        env=process_env(pod_env.env(pod_env.replicas)),  # pod raftstore-3, same StatefulSet env
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "ordinal 3 but RAFTSTORE_REPLICAS is 3" in out.stderr
+    assert "scale it back to 3 replicas" in out.stderr
+
+
+def test_a_changed_replica_count_fails_loudly(pods: tuple[PodEnv, list[str]]) -> None:
+    pod_env, _ = pods
+    env = pod_env.env(0, RAFTSTORE_REPLICAS="5")  # `replicas: 5` rolled out to an existing pod
+    out = subprocess.run(
+        entry_point(), env=process_env(env), capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 2, out.stderr
+    assert "3-member cluster but the StatefulSet now has 5 replicas" in out.stderr
