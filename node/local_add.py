@@ -68,11 +68,11 @@ def wait_joined(node: LocalNode, member: str, timeout: float = READY_TIMEOUT) ->
         try:
             with grpc.insecure_channel(member) as ch:
                 pmap = cluster_pb2_grpc.ClusterStub(ch).GetPartitionMap(
-                    cluster_pb2.GetPartitionMapRequest(), timeout=1.0
+                    cluster_pb2.GetPartitionMapRequest(), timeout=5.0
                 )
             with grpc.insecure_channel(node.client) as ch:
                 cluster_pb2_grpc.ClusterStub(ch).GetNodeStatus(
-                    cluster_pb2.GetNodeStatusRequest(), timeout=1.0
+                    cluster_pb2.GetNodeStatusRequest(), timeout=5.0
                 )
             if node.id in {n.node_id for n in pmap.nodes}:
                 return

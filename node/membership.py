@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import shutil
 from typing import Any
 
 from raftstore_node import cluster_state, meta
@@ -66,6 +67,16 @@ class Membership:
         node.router.update(node.config, state.placement)
         node.forwarder.update(node.config)
         self.reconcile()
+
+    def remove_stale_replicas(self) -> None:
+        """At start-up: delete replica directories of groups no longer placed here (a crash
+        between adopting a state that moved a replica away and deleting its files)."""
+        groups_dir = self._node.config.data_dir / "groups"
+        placed = {gid.replace("/", "-") for gid in self.state.hosted_by(self._node.config.node_id)}
+        for path in sorted(groups_dir.glob("*")) if groups_dir.exists() else ():
+            if path.is_dir() and path.name not in placed:
+                log.info("replica directory %s is not placed here; deleting it", path.name)
+                shutil.rmtree(path, ignore_errors=True)
 
     def reconcile(self) -> None:
         node, me = self._node, self._node.config.node_id

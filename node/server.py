@@ -122,6 +122,7 @@ class RaftstoreNode:
         self.router = Router(self.config, self.groups, self.placement, self.leaders)
         self.forwarder = Forwarder(self.config, self.mesh.is_blocked)
         self.dispatcher = Dispatcher(self.router, self.forwarder)
+        self.membership.remove_stale_replicas()
         self.membership.reconcile()  # opens the replicas placed on this node
         await self.mesh.start()
         self.driver.start()

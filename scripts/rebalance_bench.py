@@ -109,8 +109,10 @@ def main() -> int:
                 f"RU,50 c={args.concurrency} ops/s: before {before:.0f}, during {during:.0f} "
                 f"({during / before:.0%} of before), after {after:.0f}"
             )
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        print(f"failed; node logs kept in {tmp}", file=sys.stderr)
+        raise
+    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

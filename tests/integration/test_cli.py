@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,18 +26,19 @@ def run(*args: str, check: bool = True, timeout: float = 60) -> subprocess.Compl
 
 
 class LocalCluster:
-    def __init__(self, directory: Path, base_port: int) -> None:
+    def __init__(self, directory: Path, base_port: int, nodes: int = 3, *extra: str) -> None:
         self.directory = directory
         self.proc = subprocess.Popen(
             [
                 *RAFTSTORE,
                 "local",
                 "--nodes",
-                "3",
+                str(nodes),
                 "--data-dir",
                 str(directory),
                 "--base-port",
                 str(base_port),
+                *extra,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -156,6 +158,54 @@ def test_bench_prints_throughput_and_latency_percentiles(local_dir: Path) -> Non
         assert "ops/s" in text and "p99.9" in text
     finally:
         cluster.kill()
+
+
+def _wait(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def test_an_operator_grows_and_shrinks_a_local_cluster_from_the_command_line(
+    local_dir: Path,
+) -> None:
+    cluster = LocalCluster(local_dir, free_base_port(7), 5, "--replication-factor", "3")
+    host = cluster.hosts.split(",")[0]
+
+    def info() -> dict[str, Any]:
+        return json.loads(run("info", "--json", "--hosts", host).stdout)
+
+    try:
+        groups = [g for g in info()["groups"] if g["group"].startswith("test/")]
+        assert all(len(g["placement"]) == 3 for g in groups)
+        run("put", "test", "ops", "k", "v=1", "--hosts", host)
+        out = run("local", "add-node", "--data-dir", str(local_dir), timeout=180)
+        assert "n6 joined" in out.stdout
+        _wait(lambda: not info()["migrations"]["moving_groups"], 120, "n6's replicas")
+        assert any("n6" in g["placement"] for g in info()["groups"])
+        secret = str(local_dir / "cluster.secret")
+        out = run("admin", "remove-node", "n6", "--secret-file", secret, "--hosts", host)
+        assert "n6 draining" in out.stdout
+        _wait(lambda: "n6" not in [n["id"] for n in info()["nodes"]], 120, "n6 to leave")
+        assert json.loads(run("get", "test", "ops", "k", "--hosts", host).stdout)["bins"] == {
+            "v": 1
+        }
+        out = run("admin", "remove-node", "n1", "--secret-file", "/dev/null", "--hosts", host,
+                  check=False)  # fmt: skip
+        assert out.returncode == 1 and "FORBIDDEN" in out.stderr
+    finally:
+        cluster.stop()
+
+
+def test_a_single_node_local_cluster_serves(local_dir: Path) -> None:
+    cluster = LocalCluster(local_dir, free_base_port(1), 1)
+    try:
+        run("put", "test", "one", "k", "v=1", "--hosts", cluster.hosts)
+        got = json.loads(run("get", "test", "one", "k", "--hosts", cluster.hosts).stdout)
+        assert got["bins"] == {"v": 1}
+    finally:
+        cluster.stop()
 
 
 def test_a_second_local_cluster_with_a_different_size_is_refused(local_dir: Path) -> None:
