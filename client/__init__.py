@@ -6,6 +6,7 @@ Importing it needs only grpcio, protobuf and xxhash — not RocksDB or pysyncobj
 from raftstore_client import operations
 from raftstore_client.aio import AsyncClient
 from raftstore_client.client import Client
+from raftstore_client.tls import TLS
 from raftstore_client.types import Meta, Record
 
 from raftstore.errors import (
@@ -45,6 +46,7 @@ from raftstore.policy import (
 )
 
 __all__ = [
+    "TLS",
     "TTL_KEEP",
     "TTL_NAMESPACE_DEFAULT",
     "TTL_NEVER",

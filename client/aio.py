@@ -22,6 +22,7 @@ from raftstore_client._errors import translate
 from raftstore_client._routing import PartitionTable
 from raftstore_client._session import ROUTING_CODES, RetryState, Session, SessionTokens
 from raftstore_client.client import _CHANNEL_OPTIONS, parse_hosts
+from raftstore_client.tls import TLS
 from raftstore_client.types import Meta, Record
 
 from raftstore.commands import Op
@@ -43,7 +44,9 @@ class AsyncClient:
         read_mode: ReadMode = ReadMode.LINEARIZE,
         pinned: bool = False,
         attempt_timeout: float | None = None,
+        tls: TLS | None = None,
     ) -> None:
+        self.tls = tls
         self.timeout = timeout
         self.max_retries = max_retries
         self.read_mode = read_mode
@@ -65,7 +68,11 @@ class AsyncClient:
     def _channel(self, address: str) -> grpc.aio.Channel:
         ch = self._channels.get(address)
         if ch is None:
-            ch = grpc.aio.insecure_channel(address, options=_CHANNEL_OPTIONS)
+            ch = (
+                grpc.aio.secure_channel(address, self.tls.credentials(), options=_CHANNEL_OPTIONS)
+                if self.tls is not None
+                else grpc.aio.insecure_channel(address, options=_CHANNEL_OPTIONS)
+            )
             self._channels[address] = ch
             self._stubs[address] = kv_pb2_grpc.KVStub(ch)
         return ch

@@ -39,6 +39,21 @@ def _hosts(parser: argparse.ArgumentParser) -> None:
         help="comma-separated client addresses (default: %(default)s)",
     )
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds per command")
+    parser.add_argument(
+        "--tls-ca",
+        default=os.environ.get("RAFTSTORE_TLS_CA"),
+        help="connect with TLS, trusting this CA (PEM; default $RAFTSTORE_TLS_CA)",
+    )
+    parser.add_argument(
+        "--tls-cert",
+        default=os.environ.get("RAFTSTORE_TLS_CERT"),
+        help="client certificate for nodes that require one ($RAFTSTORE_TLS_CERT)",
+    )
+    parser.add_argument(
+        "--tls-key",
+        default=os.environ.get("RAFTSTORE_TLS_KEY"),
+        help="its private key ($RAFTSTORE_TLS_KEY)",
+    )
 
 
 def _key_args(parser: argparse.ArgumentParser) -> None:
@@ -106,8 +121,12 @@ def _record_json(record: Any) -> dict[str, Any]:
 
 def _client(args: argparse.Namespace) -> Any:
     from raftstore_client.client import Client
+    from raftstore_client.tls import TLS
 
-    return Client(args.hosts, timeout=args.timeout)
+    tls = None
+    if args.tls_ca or args.tls_cert:
+        tls = TLS.from_files(args.tls_ca, args.tls_cert, args.tls_key)
+    return Client(args.hosts, timeout=args.timeout, tls=tls)
 
 
 def cmd_put(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ from raftstore_client import _convert as cv
 from raftstore_client._errors import translate
 from raftstore_client._routing import PartitionTable
 from raftstore_client._session import ROUTING_CODES, RetryState, Session, SessionTokens
+from raftstore_client.tls import TLS
 from raftstore_client.types import Meta, Record
 
 from raftstore.commands import Op
@@ -68,6 +69,8 @@ class Client:
         pinned: send every command to ``hosts`` only (round robin), which forward it to the
             group leader, instead of routing to leaders directly. A pinned client sees the
             cluster as a Jepsen client does: only through its own node(s).
+        tls: connect with TLS (``raftstore_client.TLS``: CA, and a certificate and key for
+            nodes that require client certificates); default plain text.
 
     Raises ServerNotAvailable when no host answers with a partition map.
     """
@@ -82,7 +85,9 @@ class Client:
         read_mode: ReadMode = ReadMode.LINEARIZE,
         pinned: bool = False,
         attempt_timeout: float | None = None,
+        tls: TLS | None = None,
     ) -> None:
+        self.tls = tls
         self.timeout = timeout
         self.max_retries = max_retries
         self.read_mode = read_mode
@@ -101,7 +106,11 @@ class Client:
         with self._lock:
             ch = self._channels.get(address)
             if ch is None:
-                ch = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+                ch = (
+                    grpc.secure_channel(address, self.tls.credentials(), options=_CHANNEL_OPTIONS)
+                    if self.tls is not None
+                    else grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+                )
                 self._channels[address] = ch
             return ch
 

@@ -22,6 +22,12 @@ Example (``raftstore local`` writes one per node)::
     max_record_size = 1048576
     partition_groups = 8
 
+    [tls]                      # optional: the client port speaks only TLS (see tls.py)
+    cert_file = "node.pem"
+    key_file = "node.key"
+    ca_file = "ca.pem"
+    client_auth = false
+
     [raft]
     heartbeat = 0.1
     election_min = 1.0
@@ -65,6 +71,8 @@ from pathlib import Path
 from typing import Any
 
 from raftstore_node.admission import Limits
+from raftstore_node.tls import TLSSettings
+from raftstore_node.tls import from_toml as tls_from_toml
 
 from raftstore.namespaces import ConfigError, NamespaceConfig
 from raftstore.replication.group import RaftTiming
@@ -99,6 +107,7 @@ class NodeConfig:
     metrics_port: int = 0  # Prometheus /metrics on this node's host; 0: none
     listen_host: str = ""  # bind client, peer and metrics ports here ("": the member's host)
     limits: Limits = field(default_factory=Limits)  # admission bounds (admission.py)
+    tls: TLSSettings | None = None  # TLS on the client port (tls.py)
 
     @property
     def me(self) -> Member:
@@ -229,6 +238,7 @@ def _secret(doc: dict[str, Any], base: Path) -> bytes:
 
 
 _TOP_KEYS = {
+    "tls",
     "node_id",
     "data_dir",
     "cluster_id",
@@ -277,6 +287,7 @@ def build_config(doc: dict[str, Any], *, base: Path, **overrides: Any) -> NodeCo
         namespaces=_namespaces(doc.get("namespace"), len(members)),
         timing=_timing(doc.get("raft")),
         limits=Limits.from_toml(doc.get("limits")),
+        tls=tls_from_toml(doc.get("tls"), base),
         **{**_listen_settings(doc), **overrides},
     )
 

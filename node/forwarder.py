@@ -51,12 +51,15 @@ class Forwarder:
         if ch is None:
             member = self._config.member(node_id)
             assert member is not None
-            ch = grpc.aio.insecure_channel(
-                member.client,
-                options=[
-                    ("grpc.max_receive_message_length", MAX_MESSAGE),
-                    ("grpc.max_send_message_length", MAX_MESSAGE),
-                ],
+            options = [
+                ("grpc.max_receive_message_length", MAX_MESSAGE),
+                ("grpc.max_send_message_length", MAX_MESSAGE),
+            ]
+            tls = self._config.tls
+            ch = (
+                grpc.aio.secure_channel(member.client, tls.channel_credentials(), options=options)
+                if tls is not None
+                else grpc.aio.insecure_channel(member.client, options=options)
             )
             self._channels[node_id] = ch
         return ch

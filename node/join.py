@@ -38,7 +38,12 @@ async def request_join(config: Any, timeout: float = JOIN_TIMEOUT) -> ClusterSta
     me = config.me
     deadline = time.monotonic() + timeout
     last = "no answer"
-    async with grpc.aio.insecure_channel(config.join) as channel:
+    channel = (
+        grpc.aio.secure_channel(config.join, config.tls.channel_credentials())
+        if config.tls is not None
+        else grpc.aio.insecure_channel(config.join)
+    )
+    async with channel:
         stub = cluster_pb2_grpc.ClusterStub(channel)
         while time.monotonic() < deadline:
             ts = now_ms()

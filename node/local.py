@@ -49,6 +49,7 @@ def node_toml(
     namespaces: list[dict[str, Any]],
     raft: dict[str, Any] | None,
     metrics_port: int = 0,
+    tls: dict[str, Any] | None = None,
 ) -> str:
     """The TOML of one node's configuration."""
     lines = [
@@ -72,9 +73,10 @@ def node_toml(
         lines.append("[[namespace]]")
         lines += [f"{k} = {json.dumps(v)}" for k, v in ns.items()]
         lines.append("")
-    if raft:
-        lines.append("[raft]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in raft.items()]
+    for table, values in (("raft", raft), ("tls", tls)):
+        if values:
+            lines.append(f"[{table}]")
+            lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -87,6 +89,7 @@ def write_cluster(
     cluster_id: str = "local",
     namespaces: list[dict[str, Any]] | None = None,
     raft: dict[str, Any] | None = None,
+    tls: dict[str, Any] | None = None,
 ) -> list[LocalNode]:
     """Create the secret and every node's configuration under ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -121,6 +124,7 @@ def write_cluster(
                 namespaces=namespaces,
                 raft=raft,
                 metrics_port=int(spec["metrics"].rpartition(":")[2]),
+                tls=tls,
             )
         )
         out.append(

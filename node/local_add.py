@@ -51,26 +51,35 @@ def write_joining_node(directory: Path, rack: str = "") -> LocalNode:
             namespaces=[],
             raft=first.get("raft"),
             metrics_port=metrics_port,
+            tls=first.get("tls"),
         )
     )
     metrics = f"{host}:{metrics_port}" if metrics_port else ""
     return LocalNode(spec["id"], spec["client"], spec["peer"], cfg, ndir / "node.log", metrics)
 
 
-def wait_joined(node: LocalNode, member: str, timeout: float = READY_TIMEOUT) -> None:
-    """Return once ``member``'s partition map lists ``node`` and ``node`` answers."""
+def wait_joined(
+    node: LocalNode, member: str, timeout: float = READY_TIMEOUT, credentials: Any = None
+) -> None:
+    """Return once ``member``'s partition map lists ``node`` and ``node`` answers
+    (``credentials``: gRPC channel credentials for a cluster with TLS)."""
     import grpc
 
     from raftstore.v1 import cluster_pb2, cluster_pb2_grpc
 
+    def channel(address: str) -> Any:
+        if credentials is not None:
+            return grpc.secure_channel(address, credentials)
+        return grpc.insecure_channel(address)
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with grpc.insecure_channel(member) as ch:
+            with channel(member) as ch:
                 pmap = cluster_pb2_grpc.ClusterStub(ch).GetPartitionMap(
                     cluster_pb2.GetPartitionMapRequest(), timeout=5.0
                 )
-            with grpc.insecure_channel(node.client) as ch:
+            with channel(node.client) as ch:
                 cluster_pb2_grpc.ClusterStub(ch).GetNodeStatus(
                     cluster_pb2.GetNodeStatusRequest(), timeout=5.0
                 )

@@ -196,7 +196,11 @@ class RaftstoreNode:
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(SERVICE_NAMES, self.server)
-        self.server.add_insecure_port("{}:{}".format(*self.config.bind(self.config.me.client)))
+        address = "{}:{}".format(*self.config.bind(self.config.me.client))
+        if self.config.tls is not None:
+            self.server.add_secure_port(address, self.config.tls.server_credentials())
+        else:
+            self.server.add_insecure_port(address)
         await self.server.start()
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         for name in SERVICE_NAMES[:2]:

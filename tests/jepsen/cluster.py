@@ -63,6 +63,8 @@ class Cluster:
         env: dict[str, str] | None = None,
         namespaces: list[dict[str, Any]] | None = None,
         replication_factor: int | None = None,
+        tls: dict[str, Any] | None = None,
+        client_tls: Any = None,
     ) -> None:
         self.directory = Path(directory)
         self.cluster_id = "t" + secrets.token_hex(6)
@@ -83,7 +85,9 @@ class Cluster:
             cluster_id=self.cluster_id,
             namespaces=namespaces,
             raft=raft,
+            tls=tls,
         )
+        self.client_tls = client_tls  # raftstore_client.TLS for this harness's own calls
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.paused: set[str] = set()
         self.retired: set[str] = set()  # removed from the roster (drained, or dead)
@@ -109,6 +113,11 @@ class Cluster:
     def ids(self) -> list[str]:
         """The nodes of the cluster: every node started here, less those removed from it."""
         return [n.id for n in self.nodes if n.id not in self.retired]
+
+    def _channel(self, node_id: str) -> grpc.Channel:
+        if self.client_tls is not None:
+            return grpc.secure_channel(self.address(node_id), self.client_tls.credentials())
+        return grpc.insecure_channel(self.address(node_id))
 
     def node(self, node_id: str) -> LocalNode:
         return next(n for n in self.nodes if n.id == node_id)
@@ -206,7 +215,8 @@ class Cluster:
         self.nodes.append(node)
         through = next(n for n in self.ids if self.is_running(n) and n not in self.paused)
         self._spawn(node.id, join=self.address(through))
-        wait_joined(node, self.address(through), timeout)
+        credentials = self.client_tls.credentials() if self.client_tls is not None else None
+        wait_joined(node, self.address(through), timeout, credentials)
         return node.id
 
     def remove_node(self, node_id: str, dead: bool = False, timeout: float = 30.0) -> int:
@@ -215,7 +225,7 @@ class Cluster:
 
         secret = (self.directory / "cluster.secret").read_bytes().strip()
         hosts = [self.address(n) for n in self.ids if self.is_running(n) and n != node_id]
-        with Client(hosts, timeout=timeout) as c:
+        with Client(hosts, timeout=timeout, tls=self.client_tls) as c:
             epoch = c.remove_node(node_id, secret, dead=dead)
         self.retired.add(node_id)  # a drained node stops by itself once empty
         return epoch
@@ -256,7 +266,7 @@ class Cluster:
     # --- network partitions (needs --enable-fault-injection) --------------------------
 
     def set_blocked(self, node_id: str, blocked: set[str], timeout: float = 5.0) -> None:
-        with grpc.insecure_channel(self.address(node_id)) as ch:
+        with self._channel(node_id) as ch:
             testing_pb2_grpc.FaultInjectionStub(ch).SetPartition(
                 testing_pb2.SetPartitionRequest(blocked_node_ids=sorted(blocked)), timeout=timeout
             )
@@ -284,19 +294,19 @@ class Cluster:
     ) -> None:
         """Arm failpoint ``name`` of a node (see `raftstore.failpoints`)."""
         request = testing_pb2.ArmFailpointRequest(name=name, action=action, skip=skip, count=count)
-        with grpc.insecure_channel(self.address(node_id)) as ch:
+        with self._channel(node_id) as ch:
             testing_pb2_grpc.FaultInjectionStub(ch).ArmFailpoint(request, timeout=5)
 
     # --- observation ----------------------------------------------------------------
 
     def partition_map(self, node_id: str, timeout: float = 2.0) -> cluster_pb2.PartitionMap:
-        with grpc.insecure_channel(self.address(node_id)) as ch:
+        with self._channel(node_id) as ch:
             return cluster_pb2_grpc.ClusterStub(ch).GetPartitionMap(
                 cluster_pb2.GetPartitionMapRequest(), timeout=timeout
             )
 
     def status(self, node_id: str, timeout: float = 2.0) -> cluster_pb2.NodeStatus:
-        with grpc.insecure_channel(self.address(node_id)) as ch:
+        with self._channel(node_id) as ch:
             return cluster_pb2_grpc.ClusterStub(ch).GetNodeStatus(
                 cluster_pb2.GetNodeStatusRequest(), timeout=timeout
             )
