@@ -105,12 +105,15 @@ class Membership:
             log.warning("peer %s sent a cluster state that was dropped: %s", peer, e)
 
     async def poll_metadata(self) -> None:
-        """A replica of the metadata group adopts every state it has applied."""
+        """A replica of the metadata group adopts every state it has applied (read and
+        decoded only when the group has applied something new)."""
+        seen: tuple[Any, int] = (None, -1)
         while True:
             await asyncio.sleep(POLL_INTERVAL)
             group = self._node.groups.get(SYSTEM_GROUP)
-            if group is None:
+            if group is None or seen == (group, group.applied_index):
                 continue
+            seen = (group, group.applied_index)
             try:
                 stored = meta.read_local(group)
             except ValueError as e:

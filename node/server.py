@@ -73,7 +73,6 @@ class RaftstoreNode:
         self._tasks: list[asyncio.Task[None]] = []
         self.failpoints = Failpoints(config.enable_failpoints)
         self.admission = Admission(config.limits, DiskSpace(config.data_dir))
-        self.state_machine = _state_machine(config)
         self._started = time.monotonic()
         self._stopped = asyncio.Event()
         self.server: grpc.aio.Server | None = None
