@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -44,10 +45,11 @@ from raftstore.failpoints import Failpoints
 from raftstore.namespaces import parse_group_id
 from raftstore.replication.driver import RaftDriver, fail_stop
 from raftstore.replication.group import GroupReplica, NotLeader
-from raftstore.replication.journal import JournalError
+from raftstore.replication.journal import DurableJournal, JournalError
 from raftstore.replication.mesh import PeerMesh
 from raftstore.replication.replica import Replica
 from raftstore.state_machine import StateMachine
+from raftstore.storage.rocks import RocksStore
 from raftstore.v1 import cluster_pb2, kv_pb2, testing_pb2
 
 log = logging.getLogger("raftstore.node")
@@ -151,11 +153,12 @@ class RaftstoreNode:
         if self.config.unsafe_local_reads:  # stock pysyncobj: a cut-off leader lingers for 30 s
             timing = dataclasses.replace(timing, leader_lease=30.0)
         ns, index = parse_group_id(gid)
+        directory = self.config.data_dir / "groups" / f"{ns}-{index}"
         group = GroupReplica(
             group_id=gid,
             self_id=self.config.node_id,
             member_ids=list(self.placement[gid]),
-            directory=self.config.data_dir / "groups" / f"{ns}-{index}",
+            directory=directory,
             state_machine=self.state_machine,
             mesh=self.mesh,
             timing=timing,
@@ -163,11 +166,23 @@ class RaftstoreNode:
             fsync=self.config.fsync,
             failpoints=self.failpoints.hit,
             passive=passive,
+            store=self._open_store(gid, directory),
+            journal=self._open_journal(gid, directory),
         )
         self.groups[gid] = group
         self.driver.add(group)
         for peer in self.mesh.connected_peers():
             group.peer_up(peer)
+
+    def _open_store(self, gid: str, directory: Path) -> RocksStore:
+        """The record store of this node's replica of ``gid``."""
+        return RocksStore(directory / "db")
+
+    def _open_journal(self, gid: str, directory: Path) -> DurableJournal:
+        """The Raft journal of this node's replica of ``gid``."""
+        return DurableJournal(
+            directory / "journal", fsync=self.config.fsync, failpoints=self.failpoints.hit
+        )
 
     def drop_group(self, gid: str) -> None:
         """Close this node's replica of ``gid`` and delete its files (it left the group)."""

@@ -184,6 +184,8 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         fsync: bool = True,
         failpoints: Callable[[str], None] | None = None,
         passive: bool = False,
+        store: RocksStore | None = None,
+        journal: DurableJournal | None = None,
     ) -> None:
         self.group_id = group_id
         # A replica added to a running group waits to hear from its leader before it may
@@ -193,8 +195,14 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         self._election_max = timing.election_max
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
-        self.store = RocksStore(directory / "db")
-        self.journal = DurableJournal(directory / "journal", fsync=fsync, failpoints=failpoints)
+        # The node passes the store and journal it keeps for this group; by default the
+        # replica has its own RocksDB and journal under ``directory``.
+        self.store = store if store is not None else RocksStore(directory / "db")
+        self.journal = (
+            journal
+            if journal is not None
+            else DurableJournal(directory / "journal", fsync=fsync, failpoints=failpoints)
+        )
         self._state_machine = state_machine
         self._loop = loop
         self._failpoints = failpoints or (lambda name: None)
@@ -403,8 +411,10 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         return int(self.journal.last_index)
 
     def destroy(self) -> None:
-        """Close the replica and delete its files (it was removed from the group)."""
+        """Close the replica and delete its data (it was removed from the group)."""
         self.close()
+        self.store.destroy()
+        self.journal.destroy()
         shutil.rmtree(self.directory, ignore_errors=True)
 
     # --- linearizable reads without log entries (ReadIndex) --------------------------

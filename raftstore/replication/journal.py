@@ -48,6 +48,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import struct
 import time
 import zlib
@@ -491,6 +492,11 @@ class DurableJournal(Journal):
                     self._commit_dirty = False
         finally:
             self._abandon()
+
+    def destroy(self) -> None:
+        """Close the journal and delete its files (the replica left its group)."""
+        self._abandon()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     # -- file plumbing ------------------------------------------------------------------
 

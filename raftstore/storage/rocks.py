@@ -145,6 +145,11 @@ class RocksStore:
             self._db.close()
             self._db = None
 
+    def destroy(self) -> None:
+        """Close the store and delete its files."""
+        self.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+
 
 def _put_or_delete(batch: rocksdict.WriteBatch, key: bytes, value: bytes | None) -> None:
     if value is None:
