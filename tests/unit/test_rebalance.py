@@ -14,7 +14,7 @@ from raftstore_node import meta
 from raftstore_node.cluster_state import SYSTEM_GROUP, ClusterState, founding_state
 from raftstore_node.config import Member
 from raftstore_node.membership import Membership
-from raftstore_node.rebalance import Rebalancer
+from raftstore_node.rebalance import AUDIT_ROUNDS, Rebalancer
 
 from raftstore.commands import Put, Read, Request
 from raftstore.keys import Key
@@ -231,3 +231,55 @@ def test_a_leader_that_must_leave_hands_over_before_it_is_removed(leader: str) -
 
     asyncio.run(scenario())
     assert all(leader not in g.members and g.leader != leader for g in cluster.groups.values())
+
+
+def test_a_replica_removed_from_its_group_but_still_placed_is_added_back() -> None:
+    """A move interrupted after the Raft removal of the old replica (its node died, the new
+    plan keeps the old one): the placement lists a node that is no longer a member. The
+    rebalancer makes it a member again instead of only re-ordering the placement, which
+    would leave the group one replica short for good."""
+    cluster = TwinCluster(3)
+    keys = write_records(cluster, 50)
+    gid = "test/0"
+    group = cluster.groups[gid]
+    leader = group.leader
+    assert leader is not None
+    out = next(m for m in group.members if m != leader)
+
+    async def scenario() -> None:
+        await cluster.round()  # stores the founding state
+        assert group.replica(leader).change_members(remove=out)
+        group.replicate()
+        assert out not in group.members and out in cluster.state.placement[gid]
+        for _ in range(3 * AUDIT_ROUNDS):
+            await cluster.round()
+            if out in group.members:
+                break
+        await cluster.settle()
+
+    asyncio.run(scenario())
+    assert out in group.members
+    assert_converged(cluster, keys)
+
+
+def test_a_member_that_is_not_placed_is_removed_from_its_group() -> None:
+    cluster = TwinCluster(4)
+    keys = write_records(cluster, 50)
+    gid = next(g for g, grp in cluster.groups.items() if "n4" not in grp.members)
+    group = cluster.groups[gid]
+    assert group.leader is not None
+
+    async def scenario() -> None:
+        await cluster.round()
+        assert group.replica(group.leader or "").change_members(add="n4")
+        group.replicate()
+        assert "n4" in group.members and "n4" not in cluster.state.placement[gid]
+        for _ in range(3 * AUDIT_ROUNDS):
+            await cluster.round()
+            if "n4" not in group.members:
+                break
+        await cluster.settle()
+
+    asyncio.run(scenario())
+    assert "n4" not in group.members
+    assert_converged(cluster, keys)
