@@ -73,6 +73,9 @@ def cluster_info(client: Any) -> dict[str, Any]:
         "groups": sorted(groups.values(), key=_group_order),
         "migrations": {
             "moving_groups": list(pmap.moving_group_ids),
+            "active_groups": list(pmap.active_group_ids),
+            "pending_groups": list(pmap.pending_group_ids),
+            "done_groups": pmap.done_group_count,
             "leaving_nodes": list(pmap.leaving_node_ids),
             "dead_nodes": list(pmap.dead_node_ids),
         },
@@ -105,11 +108,18 @@ def render_info(info: dict[str, Any]) -> str:
     lines.append("  (* marks the leader)")
     m = info.get("migrations", {})
     moving = m.get("moving_groups", [])
-    lines += [
-        "",
-        f"migrations (cluster state epoch {info.get('epoch', 0)}): "
-        + (f"{len(moving)} groups moving ({', '.join(moving)})" if moving else "none pending"),
-    ]
+    active, pending = m.get("active_groups", []), m.get("pending_groups", [])
+    done = m.get("done_groups", 0)
+    header = f"migrations (cluster state epoch {info.get('epoch', 0)}): "
+    if moving or done:
+        header += f"{len(pending)} pending, {len(active)} active, {done} done"
+    else:
+        header += "none pending"
+    lines += ["", header]
+    if active:
+        lines.append(f"  active: {', '.join(active)}")
+    if pending:
+        lines.append(f"  pending: {', '.join(pending)}")
     if m.get("leaving_nodes"):
         lines.append(f"  draining: {', '.join(m['leaving_nodes'])}")
     if m.get("dead_nodes"):

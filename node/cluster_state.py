@@ -51,6 +51,9 @@ class ClusterState:
     plan_key: str = ""
     # Replicas placed but not yet caught-up members of their Raft group (group -> node).
     adding: dict[str, str] = field(default_factory=dict)
+    # The groups the current plan moves (those whose replicas differed from it when it
+    # was made): the migration view counts them as done once they match it.
+    planned: tuple[str, ...] = ()
 
     # --- views ------------------------------------------------------------------------
 
@@ -103,7 +106,11 @@ class ClusterState:
         key = self.roster_key()
         if key == self.plan_key and set(self.plan) == set(self.group_ids()):
             return self
-        return self.evolve(plan=self.target(), plan_key=key)
+        plan = self.target()
+        planned = tuple(
+            g for g in self.group_ids() if set(self.placement.get(g, ())) != set(plan.get(g, ()))
+        )
+        return self.evolve(plan=plan, plan_key=key, planned=planned)
 
     def moving(self) -> list[str]:
         """Groups whose replicas differ from the plan (as sets: order alone moves no data),
@@ -115,6 +122,20 @@ class ClusterState:
             for g in self.group_ids()
             if g in self.adding or set(self.placement.get(g, ())) != set(self.plan.get(g, ()))
         ]
+
+    def migrations(self) -> tuple[list[str], list[str], list[str]]:
+        """(pending, active, done) groups of the current plan, like asadm's migration view:
+        *active* groups have a replica set in flux (a replica being added, caught up or
+        removed), *pending* ones wait their turn, *done* ones match the plan."""
+        moving = self.moving()
+        active = [
+            g
+            for g in moving
+            if g in self.adding or len(self.placement.get(g, ())) != len(self.plan.get(g, ()))
+        ]
+        pending = [g for g in moving if g not in active]
+        done = [g for g in self.planned if g not in moving]
+        return pending, active, done
 
     # --- changes --------------------------------------------------------------------------
 
@@ -161,6 +182,7 @@ class ClusterState:
                 "plan": {g: list(r) for g, r in sorted(self.plan.items())},
                 "plan_key": self.plan_key,
                 "adding": dict(sorted(self.adding.items())),
+                "planned": list(self.planned),
             },
             sort_keys=True,
         )
@@ -180,6 +202,7 @@ class ClusterState:
                 plan={g: tuple(str(x) for x in r) for g, r in doc.get("plan", {}).items()},
                 plan_key=str(doc.get("plan_key", "")),
                 adding={str(g): str(n) for g, n in doc.get("adding", {}).items()},
+                planned=tuple(str(g) for g in doc.get("planned", ())),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ValueError(f"malformed cluster state: {e}") from None

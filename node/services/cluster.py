@@ -73,6 +73,10 @@ class ClusterService(cluster_pb2_grpc.ClusterServicer):
         pmap.leaving_node_ids.extend(sorted(state.leaving))
         pmap.dead_node_ids.extend(sorted(state.dead))
         pmap.moving_group_ids.extend(state.moving())
+        pending, active, done = state.migrations()
+        pmap.active_group_ids.extend(active)
+        pmap.pending_group_ids.extend(pending)
+        pmap.done_group_count = len(done)
         for gid, replicas in self._node.placement.items():
             group = self._node.groups.get(gid)
             leader = group.leader_id if group is not None else self._node.leaders.leader(gid)

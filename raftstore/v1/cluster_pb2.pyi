@@ -131,7 +131,7 @@ class GroupInfo(_message.Message):
     def __init__(self, group_id: _Optional[str] = ..., namespace: _Optional[str] = ..., index: _Optional[int] = ..., leader_node_id: _Optional[str] = ..., term: _Optional[int] = ..., replica_node_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PartitionMap(_message.Message):
-    __slots__ = ("cluster_id", "partition_count", "nodes", "namespaces", "groups", "node_id", "epoch", "leaving_node_ids", "dead_node_ids", "moving_group_ids")
+    __slots__ = ("cluster_id", "partition_count", "nodes", "namespaces", "groups", "node_id", "epoch", "leaving_node_ids", "dead_node_ids", "moving_group_ids", "active_group_ids", "pending_group_ids", "done_group_count")
     CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
     PARTITION_COUNT_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
@@ -142,6 +142,9 @@ class PartitionMap(_message.Message):
     LEAVING_NODE_IDS_FIELD_NUMBER: _ClassVar[int]
     DEAD_NODE_IDS_FIELD_NUMBER: _ClassVar[int]
     MOVING_GROUP_IDS_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_GROUP_IDS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_GROUP_IDS_FIELD_NUMBER: _ClassVar[int]
+    DONE_GROUP_COUNT_FIELD_NUMBER: _ClassVar[int]
     cluster_id: str
     partition_count: int
     nodes: _containers.RepeatedCompositeFieldContainer[NodeInfo]
@@ -152,7 +155,10 @@ class PartitionMap(_message.Message):
     leaving_node_ids: _containers.RepeatedScalarFieldContainer[str]
     dead_node_ids: _containers.RepeatedScalarFieldContainer[str]
     moving_group_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, cluster_id: _Optional[str] = ..., partition_count: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ..., namespaces: _Optional[_Iterable[_Union[NamespaceInfo, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[GroupInfo, _Mapping]]] = ..., node_id: _Optional[str] = ..., epoch: _Optional[int] = ..., leaving_node_ids: _Optional[_Iterable[str]] = ..., dead_node_ids: _Optional[_Iterable[str]] = ..., moving_group_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    active_group_ids: _containers.RepeatedScalarFieldContainer[str]
+    pending_group_ids: _containers.RepeatedScalarFieldContainer[str]
+    done_group_count: int
+    def __init__(self, cluster_id: _Optional[str] = ..., partition_count: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ..., namespaces: _Optional[_Iterable[_Union[NamespaceInfo, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[GroupInfo, _Mapping]]] = ..., node_id: _Optional[str] = ..., epoch: _Optional[int] = ..., leaving_node_ids: _Optional[_Iterable[str]] = ..., dead_node_ids: _Optional[_Iterable[str]] = ..., moving_group_ids: _Optional[_Iterable[str]] = ..., active_group_ids: _Optional[_Iterable[str]] = ..., pending_group_ids: _Optional[_Iterable[str]] = ..., done_group_count: _Optional[int] = ...) -> None: ...
 
 class GetNodeStatusRequest(_message.Message):
     __slots__ = ()

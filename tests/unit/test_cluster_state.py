@@ -125,3 +125,25 @@ def test_the_state_round_trips_through_json_and_the_data_directory(tmp_path) -> 
 def test_malformed_states_are_refused_with_a_reason(text: str) -> None:
     with pytest.raises(ValueError, match="malformed cluster state"):
         ClusterState.from_json(text)
+
+
+def test_the_migration_view_counts_pending_active_and_done_groups() -> None:
+    state = founding_state(members(3), NS).evolve(members=members(4)).replanned()
+    planned = set(state.planned)
+    assert planned == set(state.moving()) and planned
+    pending, active, done = state.migrations()
+    assert (set(pending), active, done) == (planned, [], [])
+    first, second = sorted(planned)[:2]
+    new = next(n for n in state.plan[first] if n not in state.placement[first])
+    old = next(n for n in state.placement[first] if n not in state.plan[first])
+    # a replica placed and catching up: active
+    moving = state.with_replicas(first, (*state.placement[first], new), adding=new)
+    pending, active, done = moving.migrations()
+    assert active == [first] and first not in pending and done == []
+    # joined, the old one still placed: still active; then removed: done
+    joined = moving.joined(first)
+    assert first in joined.migrations()[1]
+    moved = joined.with_replicas(first, tuple(n for n in joined.placement[first] if n != old))
+    pending, active, done = moved.migrations()
+    assert done == [first] and active == [] and second in pending
+    assert ClusterState.from_json(moved.to_json()).migrations() == moved.migrations()
