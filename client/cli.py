@@ -208,6 +208,27 @@ def cmd_remove_node(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_revive(args: argparse.Namespace) -> int:
+    dead = sorted({n for n in args.dead.split(",") if n})
+    print(
+        "WARNING: revive is unsafe. Groups whose majority was on "
+        f"{', '.join(dead)} continue with their surviving replicas; acknowledged writes "
+        "that only the dead replicas held are lost.",
+        file=sys.stderr,
+    )
+    with _client(args) as client:
+        secret = _secret(args)
+        revived, lost = client.revive(dead, secret)
+        print(f"revived {len(revived)} groups: {', '.join(revived) or '-'}")
+        if lost:
+            print(f"LOST (no surviving replica): {', '.join(lost)}")
+        epoch = 0
+        for node_id in dead:  # the metadata group answers again: rebuild the replicas
+            epoch = client.remove_node(node_id, secret, dead=True)
+    print(f"{', '.join(dead)} declared dead (cluster state epoch {epoch}); see `raftstore info`")
+    return 1 if lost else 0
+
+
 def cmd_placement(args: argparse.Namespace) -> int:
     from raftstore.placement_sim import run
 
@@ -306,6 +327,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _hosts(p)
     p.set_defaults(func=cmd_remove_node)
+    p = admin.add_parser(
+        "revive",
+        help="UNSAFE: groups that lost their majority with the --dead nodes continue with "
+        "their survivors (may lose acknowledged writes), then the dead nodes are removed",
+    )
+    p.add_argument("--dead", required=True, help="comma-separated ids of the dead nodes")
+    p.add_argument(
+        "--secret-file",
+        default=os.environ.get("RAFTSTORE_SECRET_FILE"),
+        help="the cluster secret (default $RAFTSTORE_SECRET_FILE; or $RAFTSTORE_CLUSTER_SECRET)",
+    )
+    _hosts(p)
+    p.set_defaults(func=cmd_revive)
     p = admin.add_parser(
         "transfer-leader", help="move a partition group's leadership to one of its replicas"
     )

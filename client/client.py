@@ -316,6 +316,24 @@ class Client:
         )
         return int(self._admin_call("RemoveNode", request).epoch)
 
+    def revive(self, dead: list[str], secret: bytes) -> tuple[list[str], list[str]]:
+        """UNSAFE (Aerospike's revive): groups whose majority was on the ``dead`` nodes
+        continue with their survivors, losing writes only the dead replicas held.
+        Returns (revived groups, lost groups: no survivor). Follow with
+        ``remove_node(n, secret, dead=True)`` for each dead node."""
+        from raftstore.admin_auth import now_ms, proof
+
+        ts = now_ms()
+        dead = sorted(set(dead))
+        request = cluster_pb2.ReviveRequest(
+            cluster_id=self._table.cluster_id,
+            dead_node_ids=dead,
+            timestamp_ms=ts,
+            proof=proof(secret, self._table.cluster_id, ["revive", *dead], ts),
+        )
+        out = self._admin_call("Revive", request)
+        return list(out.revived_group_ids), list(out.lost_group_ids)
+
     def _admin_call(self, method: str, request: Any) -> Any:
         """An idempotent administrative call, retried (any node, backing off) while the
         cluster has no leader for it, until ``timeout``."""

@@ -128,6 +128,7 @@ class Membership:
         rpc.register("status", self._status)
         rpc.register("change", self._change)
         rpc.register("transfer", self._transfer)
+        rpc.register("revive", self._revive)
 
     def _replica(self, args: dict[str, Any]) -> Any:
         group = self._node.groups.get(args.get("group"))
@@ -154,3 +155,10 @@ class Membership:
     async def _transfer(self, args: dict[str, Any]) -> dict[str, Any]:
         g = self._replica(args)
         return {"ok": g.transfer_leadership(str(args.get("to")))}
+
+    async def _revive(self, args: dict[str, Any]) -> dict[str, Any]:
+        g = self._replica(args)
+        members = args.get("members")
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            raise ValueError("revive: members must be a list of node ids")
+        return {"ok": g.force_members(members)}

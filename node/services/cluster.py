@@ -159,6 +159,15 @@ class ClusterService(cluster_pb2_grpc.ClusterServicer):
 
         return await self._serve(context, handler)
 
+    async def Revive(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def handler() -> Any:
+            dead = sorted(set(request.dead_node_ids))
+            self._authorise(request, ["revive", *dead])
+            revived, lost = await admin.revive(self._node, set(dead))
+            return cluster_pb2.ReviveResponse(revived_group_ids=revived, lost_group_ids=lost)
+
+        return await self._serve(context, handler)
+
     def _authorise(self, request: Any, fields: list[str]) -> None:
         if request.cluster_id != self._config.cluster_id:
             raise Forbidden(f"this is cluster {self._config.cluster_id!r}")

@@ -166,6 +166,10 @@ class GroupTransport(Transport):
         self._nodes.pop(node.id, None)
         self.on_members_changed()
 
+    def node_ids(self) -> list[str]:
+        """The group's other members, as this transport knows them."""
+        return list(self._nodes)
+
 
 class GroupReplica(SyncObj):  # type: ignore[misc]
     """This node's replica of partition group ``group_id``."""
@@ -191,6 +195,7 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         # A replica added to a running group waits to hear from its leader before it may
         # campaign: a fresh, empty replica's vote requests would only depose the leader.
         self._passive = False
+        self._revived = False
         self._membership_pending = False
         self._election_max = timing.election_max
         self.directory = directory
@@ -231,8 +236,10 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         self._barrier = ReadBarrier(
             [n.id for n in others], self.transport.send_direct, retry_after=timing.heartbeat
         )
+        # The transport's node set, not ``otherNodes``: pysyncobj drops nodes from the
+        # transport before it reassigns ``otherNodes`` when it loads a snapshot's membership.
         self.transport.on_members_changed = lambda: self._barrier.set_peers(
-            [n.id for n in self.otherNodes]
+            self.transport.node_ids()
         )
 
     def _conf(self, timing: RaftTiming) -> SyncObjConf:
@@ -351,6 +358,33 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
             self._stay_passive()
         self._onTick(0.0)
         self._tick_reads()
+        if self._revived and self.is_leader and self.raftLastApplied > self.journal.first_index:
+            # The forced membership lives in memory only until a snapshot records it.
+            self._revived = False
+            self.forceLogCompaction()
+            log.warning("group %s: revived membership %s recorded", self.group_id, self.members)
+
+    def force_members(self, members: list[str]) -> bool:
+        """UNSAFE (``raftstore admin revive``): make this replica's membership ``members``
+        without a Raft change, so that survivors that are no majority can elect a leader
+        again. Entries only the lost replicas held are lost, and two survivors told
+        different memberships could both lead: the operator declares the others dead for
+        good. The new membership is recorded by a snapshot once this replica leads and
+        has applied an entry of its own. False if ``members`` leaves this replica out."""
+        keep = set(members)
+        if self.selfNode.id not in keep:
+            return False
+        others = self._SyncObj__otherNodes
+        for node in [n for n in others if n.id not in keep]:
+            others.discard(node)
+            self._SyncObj__raftNextIndex.pop(node, None)
+            self._SyncObj__raftMatchIndex.pop(node, None)
+            self.transport.dropNode(node)
+        self._passive = False
+        self._revived = True
+        log.warning("group %s: membership forced to %s (revive)", self.group_id, sorted(keep))
+        self.on_dirty(self)
+        return True
 
     def _stay_passive(self) -> None:
         if self._getLeader() is not None:

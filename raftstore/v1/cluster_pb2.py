@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1araftstore/v1/cluster.proto\x12\x0craftstore.v1\"\x93\x01\n\x0bJoinRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x03 \x01(\t\x12\x14\n\x0cpeer_address\x18\x04 \x01(\t\x12\x0c\n\x04rack\x18\x05 \x01(\t\x12\x14\n\x0ctimestamp_ms\x18\x06 \x01(\x03\x12\r\n\x05proof\x18\x07 \x01(\x0c\"9\n\x0cJoinResponse\x12\x1a\n\x12\x63luster_state_json\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\"k\n\x11RemoveNodeRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x65\x61\x64\x18\x03 \x01(\x08\x12\x14\n\x0ctimestamp_ms\x18\x04 \x01(\x03\x12\r\n\x05proof\x18\x05 \x01(\x0c\"#\n\x12RemoveNodeResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\":\n\x15TransferLeaderRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\">\n\x16TransferLeaderResponse\x12\x16\n\x0eleader_node_id\x18\x01 \x01(\t\x12\x0c\n\x04term\x18\x02 \x01(\x04\"\x18\n\x16GetPartitionMapRequest\"j\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x02 \x01(\t\x12\x14\n\x0cpeer_address\x18\x03 \x01(\t\x12\x11\n\tconnected\x18\x04 \x01(\x08\x12\x0c\n\x04rack\x18\x05 \x01(\t\"\x9a\x01\n\rNamespaceInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1a\n\x12replication_factor\x18\x02 \x01(\r\x12\x13\n\x0b\x64\x65\x66\x61ult_ttl\x18\x03 \x01(\x03\x12\x17\n\x0fmax_record_size\x18\x04 \x01(\x04\x12\x18\n\x10partition_groups\x18\x05 \x01(\r\x12\x17\n\x0fpartition_group\x18\x06 \x03(\r\"\x7f\n\tGroupInfo\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\r\n\x05index\x18\x03 \x01(\r\x12\x16\n\x0eleader_node_id\x18\x04 \x01(\t\x12\x0c\n\x04term\x18\x05 \x01(\x04\x12\x18\n\x10replica_node_ids\x18\x06 \x03(\t\"\xf6\x02\n\x0cPartitionMap\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x17\n\x0fpartition_count\x18\x02 \x01(\r\x12%\n\x05nodes\x18\x03 \x03(\x0b\x32\x16.raftstore.v1.NodeInfo\x12/\n\nnamespaces\x18\x04 \x03(\x0b\x32\x1b.raftstore.v1.NamespaceInfo\x12\'\n\x06groups\x18\x05 \x03(\x0b\x32\x17.raftstore.v1.GroupInfo\x12\x0f\n\x07node_id\x18\x06 \x01(\t\x12\r\n\x05\x65poch\x18\x07 \x01(\x04\x12\x18\n\x10leaving_node_ids\x18\x08 \x03(\t\x12\x15\n\rdead_node_ids\x18\t \x03(\t\x12\x18\n\x10moving_group_ids\x18\n \x03(\t\x12\x18\n\x10\x61\x63tive_group_ids\x18\x0b \x03(\t\x12\x19\n\x11pending_group_ids\x18\x0c \x03(\t\x12\x18\n\x10\x64one_group_count\x18\r \x01(\r\"\x16\n\x14GetNodeStatusRequest\"\xf6\x01\n\x0bGroupStatus\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12$\n\x04role\x18\x02 \x01(\x0e\x32\x16.raftstore.v1.RaftRole\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x16\n\x0eleader_node_id\x18\x04 \x01(\t\x12\x14\n\x0c\x63ommit_index\x18\x05 \x01(\x04\x12\x15\n\rapplied_index\x18\x06 \x01(\x04\x12\x16\n\x0elast_log_index\x18\x07 \x01(\x04\x12\x17\n\x0f\x66irst_log_index\x18\x08 \x01(\x04\x12\x13\n\x0blog_entries\x18\t \x01(\x04\x12\x16\n\x0esnapshot_index\x18\n \x01(\x04\"\xf0\x01\n\nNodeStatus\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\ncluster_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x04 \x01(\t\x12\x14\n\x0cpeer_address\x18\x05 \x01(\t\x12\x16\n\x0euptime_seconds\x18\x06 \x01(\x01\x12%\n\x05peers\x18\x07 \x03(\x0b\x32\x16.raftstore.v1.NodeInfo\x12)\n\x06groups\x18\x08 \x03(\x0b\x32\x19.raftstore.v1.GroupStatus\x12\x14\n\x0cunsafe_flags\x18\t \x03(\t*l\n\x08RaftRole\x12\x19\n\x15RAFT_ROLE_UNSPECIFIED\x10\x00\x12\x16\n\x12RAFT_ROLE_FOLLOWER\x10\x01\x12\x17\n\x13RAFT_ROLE_CANDIDATE\x10\x02\x12\x14\n\x10RAFT_ROLE_LEADER\x10\x03\x32\x9a\x03\n\x07\x43luster\x12S\n\x0fGetPartitionMap\x12$.raftstore.v1.GetPartitionMapRequest\x1a\x1a.raftstore.v1.PartitionMap\x12M\n\rGetNodeStatus\x12\".raftstore.v1.GetNodeStatusRequest\x1a\x18.raftstore.v1.NodeStatus\x12[\n\x0eTransferLeader\x12#.raftstore.v1.TransferLeaderRequest\x1a$.raftstore.v1.TransferLeaderResponse\x12=\n\x04Join\x12\x19.raftstore.v1.JoinRequest\x1a\x1a.raftstore.v1.JoinResponse\x12O\n\nRemoveNode\x12\x1f.raftstore.v1.RemoveNodeRequest\x1a .raftstore.v1.RemoveNodeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1araftstore/v1/cluster.proto\x12\x0craftstore.v1\"\x93\x01\n\x0bJoinRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x03 \x01(\t\x12\x14\n\x0cpeer_address\x18\x04 \x01(\t\x12\x0c\n\x04rack\x18\x05 \x01(\t\x12\x14\n\x0ctimestamp_ms\x18\x06 \x01(\x03\x12\r\n\x05proof\x18\x07 \x01(\x0c\"9\n\x0cJoinResponse\x12\x1a\n\x12\x63luster_state_json\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\"k\n\x11RemoveNodeRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x65\x61\x64\x18\x03 \x01(\x08\x12\x14\n\x0ctimestamp_ms\x18\x04 \x01(\x03\x12\r\n\x05proof\x18\x05 \x01(\x0c\"#\n\x12RemoveNodeResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\"_\n\rReviveRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x15\n\rdead_node_ids\x18\x02 \x03(\t\x12\x14\n\x0ctimestamp_ms\x18\x03 \x01(\x03\x12\r\n\x05proof\x18\x04 \x01(\x0c\"C\n\x0eReviveResponse\x12\x19\n\x11revived_group_ids\x18\x01 \x03(\t\x12\x16\n\x0elost_group_ids\x18\x02 \x03(\t\":\n\x15TransferLeaderRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\">\n\x16TransferLeaderResponse\x12\x16\n\x0eleader_node_id\x18\x01 \x01(\t\x12\x0c\n\x04term\x18\x02 \x01(\x04\"\x18\n\x16GetPartitionMapRequest\"j\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x02 \x01(\t\x12\x14\n\x0cpeer_address\x18\x03 \x01(\t\x12\x11\n\tconnected\x18\x04 \x01(\x08\x12\x0c\n\x04rack\x18\x05 \x01(\t\"\x9a\x01\n\rNamespaceInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1a\n\x12replication_factor\x18\x02 \x01(\r\x12\x13\n\x0b\x64\x65\x66\x61ult_ttl\x18\x03 \x01(\x03\x12\x17\n\x0fmax_record_size\x18\x04 \x01(\x04\x12\x18\n\x10partition_groups\x18\x05 \x01(\r\x12\x17\n\x0fpartition_group\x18\x06 \x03(\r\"\x7f\n\tGroupInfo\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\r\n\x05index\x18\x03 \x01(\r\x12\x16\n\x0eleader_node_id\x18\x04 \x01(\t\x12\x0c\n\x04term\x18\x05 \x01(\x04\x12\x18\n\x10replica_node_ids\x18\x06 \x03(\t\"\xf6\x02\n\x0cPartitionMap\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x17\n\x0fpartition_count\x18\x02 \x01(\r\x12%\n\x05nodes\x18\x03 \x03(\x0b\x32\x16.raftstore.v1.NodeInfo\x12/\n\nnamespaces\x18\x04 \x03(\x0b\x32\x1b.raftstore.v1.NamespaceInfo\x12\'\n\x06groups\x18\x05 \x03(\x0b\x32\x17.raftstore.v1.GroupInfo\x12\x0f\n\x07node_id\x18\x06 \x01(\t\x12\r\n\x05\x65poch\x18\x07 \x01(\x04\x12\x18\n\x10leaving_node_ids\x18\x08 \x03(\t\x12\x15\n\rdead_node_ids\x18\t \x03(\t\x12\x18\n\x10moving_group_ids\x18\n \x03(\t\x12\x18\n\x10\x61\x63tive_group_ids\x18\x0b \x03(\t\x12\x19\n\x11pending_group_ids\x18\x0c \x03(\t\x12\x18\n\x10\x64one_group_count\x18\r \x01(\r\"\x16\n\x14GetNodeStatusRequest\"\xf6\x01\n\x0bGroupStatus\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12$\n\x04role\x18\x02 \x01(\x0e\x32\x16.raftstore.v1.RaftRole\x12\x0c\n\x04term\x18\x03 \x01(\x04\x12\x16\n\x0eleader_node_id\x18\x04 \x01(\t\x12\x14\n\x0c\x63ommit_index\x18\x05 \x01(\x04\x12\x15\n\rapplied_index\x18\x06 \x01(\x04\x12\x16\n\x0elast_log_index\x18\x07 \x01(\x04\x12\x17\n\x0f\x66irst_log_index\x18\x08 \x01(\x04\x12\x13\n\x0blog_entries\x18\t \x01(\x04\x12\x16\n\x0esnapshot_index\x18\n \x01(\x04\"\xf0\x01\n\nNodeStatus\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\ncluster_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x04 \x01(\t\x12\x14\n\x0cpeer_address\x18\x05 \x01(\t\x12\x16\n\x0euptime_seconds\x18\x06 \x01(\x01\x12%\n\x05peers\x18\x07 \x03(\x0b\x32\x16.raftstore.v1.NodeInfo\x12)\n\x06groups\x18\x08 \x03(\x0b\x32\x19.raftstore.v1.GroupStatus\x12\x14\n\x0cunsafe_flags\x18\t \x03(\t*l\n\x08RaftRole\x12\x19\n\x15RAFT_ROLE_UNSPECIFIED\x10\x00\x12\x16\n\x12RAFT_ROLE_FOLLOWER\x10\x01\x12\x17\n\x13RAFT_ROLE_CANDIDATE\x10\x02\x12\x14\n\x10RAFT_ROLE_LEADER\x10\x03\x32\xdf\x03\n\x07\x43luster\x12S\n\x0fGetPartitionMap\x12$.raftstore.v1.GetPartitionMapRequest\x1a\x1a.raftstore.v1.PartitionMap\x12M\n\rGetNodeStatus\x12\".raftstore.v1.GetNodeStatusRequest\x1a\x18.raftstore.v1.NodeStatus\x12[\n\x0eTransferLeader\x12#.raftstore.v1.TransferLeaderRequest\x1a$.raftstore.v1.TransferLeaderResponse\x12=\n\x04Join\x12\x19.raftstore.v1.JoinRequest\x1a\x1a.raftstore.v1.JoinResponse\x12O\n\nRemoveNode\x12\x1f.raftstore.v1.RemoveNodeRequest\x1a .raftstore.v1.RemoveNodeResponse\x12\x43\n\x06Revive\x12\x1b.raftstore.v1.ReviveRequest\x1a\x1c.raftstore.v1.ReviveResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'raftstore.v1.cluster_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RAFTROLE']._serialized_start=1836
-  _globals['_RAFTROLE']._serialized_end=1944
+  _globals['_RAFTROLE']._serialized_start=2002
+  _globals['_RAFTROLE']._serialized_end=2110
   _globals['_JOINREQUEST']._serialized_start=45
   _globals['_JOINREQUEST']._serialized_end=192
   _globals['_JOINRESPONSE']._serialized_start=194
@@ -41,26 +41,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REMOVENODEREQUEST']._serialized_end=360
   _globals['_REMOVENODERESPONSE']._serialized_start=362
   _globals['_REMOVENODERESPONSE']._serialized_end=397
-  _globals['_TRANSFERLEADERREQUEST']._serialized_start=399
-  _globals['_TRANSFERLEADERREQUEST']._serialized_end=457
-  _globals['_TRANSFERLEADERRESPONSE']._serialized_start=459
-  _globals['_TRANSFERLEADERRESPONSE']._serialized_end=521
-  _globals['_GETPARTITIONMAPREQUEST']._serialized_start=523
-  _globals['_GETPARTITIONMAPREQUEST']._serialized_end=547
-  _globals['_NODEINFO']._serialized_start=549
-  _globals['_NODEINFO']._serialized_end=655
-  _globals['_NAMESPACEINFO']._serialized_start=658
-  _globals['_NAMESPACEINFO']._serialized_end=812
-  _globals['_GROUPINFO']._serialized_start=814
-  _globals['_GROUPINFO']._serialized_end=941
-  _globals['_PARTITIONMAP']._serialized_start=944
-  _globals['_PARTITIONMAP']._serialized_end=1318
-  _globals['_GETNODESTATUSREQUEST']._serialized_start=1320
-  _globals['_GETNODESTATUSREQUEST']._serialized_end=1342
-  _globals['_GROUPSTATUS']._serialized_start=1345
-  _globals['_GROUPSTATUS']._serialized_end=1591
-  _globals['_NODESTATUS']._serialized_start=1594
-  _globals['_NODESTATUS']._serialized_end=1834
-  _globals['_CLUSTER']._serialized_start=1947
-  _globals['_CLUSTER']._serialized_end=2357
+  _globals['_REVIVEREQUEST']._serialized_start=399
+  _globals['_REVIVEREQUEST']._serialized_end=494
+  _globals['_REVIVERESPONSE']._serialized_start=496
+  _globals['_REVIVERESPONSE']._serialized_end=563
+  _globals['_TRANSFERLEADERREQUEST']._serialized_start=565
+  _globals['_TRANSFERLEADERREQUEST']._serialized_end=623
+  _globals['_TRANSFERLEADERRESPONSE']._serialized_start=625
+  _globals['_TRANSFERLEADERRESPONSE']._serialized_end=687
+  _globals['_GETPARTITIONMAPREQUEST']._serialized_start=689
+  _globals['_GETPARTITIONMAPREQUEST']._serialized_end=713
+  _globals['_NODEINFO']._serialized_start=715
+  _globals['_NODEINFO']._serialized_end=821
+  _globals['_NAMESPACEINFO']._serialized_start=824
+  _globals['_NAMESPACEINFO']._serialized_end=978
+  _globals['_GROUPINFO']._serialized_start=980
+  _globals['_GROUPINFO']._serialized_end=1107
+  _globals['_PARTITIONMAP']._serialized_start=1110
+  _globals['_PARTITIONMAP']._serialized_end=1484
+  _globals['_GETNODESTATUSREQUEST']._serialized_start=1486
+  _globals['_GETNODESTATUSREQUEST']._serialized_end=1508
+  _globals['_GROUPSTATUS']._serialized_start=1511
+  _globals['_GROUPSTATUS']._serialized_end=1757
+  _globals['_NODESTATUS']._serialized_start=1760
+  _globals['_NODESTATUS']._serialized_end=2000
+  _globals['_CLUSTER']._serialized_start=2113
+  _globals['_CLUSTER']._serialized_end=2592
 # @@protoc_insertion_point(module_scope)

@@ -64,6 +64,26 @@ class RemoveNodeResponse(_message.Message):
     epoch: int
     def __init__(self, epoch: _Optional[int] = ...) -> None: ...
 
+class ReviveRequest(_message.Message):
+    __slots__ = ("cluster_id", "dead_node_ids", "timestamp_ms", "proof")
+    CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
+    DEAD_NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_MS_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    cluster_id: str
+    dead_node_ids: _containers.RepeatedScalarFieldContainer[str]
+    timestamp_ms: int
+    proof: bytes
+    def __init__(self, cluster_id: _Optional[str] = ..., dead_node_ids: _Optional[_Iterable[str]] = ..., timestamp_ms: _Optional[int] = ..., proof: _Optional[bytes] = ...) -> None: ...
+
+class ReviveResponse(_message.Message):
+    __slots__ = ("revived_group_ids", "lost_group_ids")
+    REVIVED_GROUP_IDS_FIELD_NUMBER: _ClassVar[int]
+    LOST_GROUP_IDS_FIELD_NUMBER: _ClassVar[int]
+    revived_group_ids: _containers.RepeatedScalarFieldContainer[str]
+    lost_group_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, revived_group_ids: _Optional[_Iterable[str]] = ..., lost_group_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class TransferLeaderRequest(_message.Message):
     __slots__ = ("group_id", "node_id")
     GROUP_ID_FIELD_NUMBER: _ClassVar[int]

@@ -59,6 +59,11 @@ class ClusterStub:
                 request_serializer=raftstore_dot_v1_dot_cluster__pb2.RemoveNodeRequest.SerializeToString,
                 response_deserializer=raftstore_dot_v1_dot_cluster__pb2.RemoveNodeResponse.FromString,
                 _registered_method=True)
+        self.Revive = channel.unary_unary(
+                '/raftstore.v1.Cluster/Revive',
+                request_serializer=raftstore_dot_v1_dot_cluster__pb2.ReviveRequest.SerializeToString,
+                response_deserializer=raftstore_dot_v1_dot_cluster__pb2.ReviveResponse.FromString,
+                _registered_method=True)
 
 
 class ClusterServicer:
@@ -98,6 +103,14 @@ class ClusterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Revive(self, request, context):
+        """UNSAFE: groups whose majority is on the dead nodes continue with their survivors
+        (Aerospike's revive); writes only the dead replicas held are lost.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClusterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -125,6 +138,11 @@ def add_ClusterServicer_to_server(servicer, server):
                     servicer.RemoveNode,
                     request_deserializer=raftstore_dot_v1_dot_cluster__pb2.RemoveNodeRequest.FromString,
                     response_serializer=raftstore_dot_v1_dot_cluster__pb2.RemoveNodeResponse.SerializeToString,
+            ),
+            'Revive': grpc.unary_unary_rpc_method_handler(
+                    servicer.Revive,
+                    request_deserializer=raftstore_dot_v1_dot_cluster__pb2.ReviveRequest.FromString,
+                    response_serializer=raftstore_dot_v1_dot_cluster__pb2.ReviveResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -262,6 +280,33 @@ class Cluster:
             '/raftstore.v1.Cluster/RemoveNode',
             raftstore_dot_v1_dot_cluster__pb2.RemoveNodeRequest.SerializeToString,
             raftstore_dot_v1_dot_cluster__pb2.RemoveNodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Revive(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/raftstore.v1.Cluster/Revive',
+            raftstore_dot_v1_dot_cluster__pb2.ReviveRequest.SerializeToString,
+            raftstore_dot_v1_dot_cluster__pb2.ReviveResponse.FromString,
             options,
             channel_credentials,
             insecure,

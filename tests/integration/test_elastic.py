@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from raftstore_client import Client, RaftstoreError
 
+from raftstore.errors import Forbidden, ParameterError
 from tests.integration.helpers import wait_until
 from tests.jepsen.cluster import Cluster
 
@@ -181,3 +182,47 @@ def test_the_whole_cluster_killed_during_a_migration_loses_nothing(tmp_path: Pat
         cluster.wait_settled(timeout=180)
         assert_balanced(cluster, ["n1", "n2", "n3", "n4"])
         assert_all_readable(cluster, writer.acked)
+
+
+def test_revive_lets_a_group_whose_majority_died_continue_with_its_survivor(
+    tmp_path: Path,
+) -> None:
+    """Two of three nodes die for good: every group has lost its majority (unavailable).
+    `admin revive` forces the survivor's memberships; reads and writes resume on it, the
+    dead nodes leave the roster, and the revived membership survives a restart."""
+    with elastic_cluster(tmp_path / "c") as cluster:
+        with Client(cluster.hosts, timeout=10) as c:
+            for i in range(100):
+                c.put(("test", "elastic", f"r{i}"), {"i": i})
+        for node_id in ("n2", "n3"):
+            cluster.kill(node_id)
+        with Client([cluster.address("n1")], timeout=3) as c, pytest.raises(RaftstoreError):
+            c.put(("test", "elastic", "lost-majority"), {"i": -1})
+        secret = (cluster.directory / "cluster.secret").read_bytes().strip()
+        with Client([cluster.address("n1")], timeout=60) as c:
+            with pytest.raises(Forbidden):
+                c.revive(["n2", "n3"], b"not the secret")
+            with pytest.raises(ParameterError):
+                c.revive(["n9"], secret)
+            with pytest.raises(ParameterError):
+                c.revive(["n1"], secret)  # the node answering is alive
+            revived, lost = c.revive(["n2", "n3"], secret)
+            assert set(revived) == {g.group_id for g in c.partition_map().groups}
+            assert lost == []
+            for node_id in ("n2", "n3"):
+                c.remove_node(node_id, secret, dead=True)
+            for i in range(100, 150):
+                c.put(("test", "elastic", f"r{i}"), {"i": i})
+        cluster.kill("n1")
+        cluster.restart("n1")
+        cluster.wait_ready(nodes=["n1"])
+        with Client([cluster.address("n1")], timeout=30) as c:
+            for i in range(150):
+                assert c.get(("test", "elastic", f"r{i}")).bins == {"i": i}
+            c.put(("test", "elastic", "after-restart"), {"i": 0})
+            wait_until(
+                lambda: {n.node_id for n in c.partition_map().nodes} == {"n1"},
+                90,
+                "the dead nodes to leave the roster",
+            )
+            assert all(g.replica_node_ids == ["n1"] for g in c.partition_map().groups)
