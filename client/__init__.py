@@ -3,7 +3,7 @@
 Importing it needs only grpcio, protobuf and xxhash — not RocksDB or pysyncobj.
 """
 
-from raftstore_client import operations
+from raftstore_client import exp, operations
 from raftstore_client.aio import AsyncClient
 from raftstore_client.client import Client
 from raftstore_client.tls import TLS
@@ -16,6 +16,7 @@ from raftstore.errors import (
     DeviceOverload,
     ElementExists,
     ElementNotFound,
+    FilteredOut,
     Forbidden,
     GenerationError,
     KeyBusy,
@@ -58,6 +59,7 @@ __all__ = [
     "DeviceOverload",
     "ElementExists",
     "ElementNotFound",
+    "FilteredOut",
     "Forbidden",
     "GenPolicy",
     "GenerationError",
@@ -82,5 +84,6 @@ __all__ = [
     "Timeout",
     "UnsupportedFeature",
     "WritePolicy",
+    "exp",
     "operations",
 ]

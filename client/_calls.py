@@ -15,7 +15,7 @@ from raftstore.commands import Op
 from raftstore.errors import ParameterError, ResultCode, error_for
 from raftstore.keys import Key
 from raftstore.policy import DEFAULT_WRITE_POLICY, ReadMode, WritePolicy
-from raftstore.v1 import kv_pb2
+from raftstore.v1 import exp_pb2, kv_pb2
 from raftstore.wire import key_to_pb
 
 
@@ -46,6 +46,15 @@ def _header(header: kv_pb2.RequestHeader, session: Session | None, write: bool) 
     return seq
 
 
+def _filter(flt: exp_pb2.Expression | None, request: Any) -> None:
+    """Attach a filter expression (raftstore_client.exp) to ``request``."""
+    if flt is None:
+        return
+    if not isinstance(flt, exp_pb2.Expression):
+        raise ParameterError("filter must be an expression built with raftstore_client.exp")
+    request.filter.CopyFrom(flt)
+
+
 def _policy(policy: WritePolicy | None, ttl: int | None) -> WritePolicy:
     p = policy or DEFAULT_WRITE_POLICY
     if ttl is not None:
@@ -59,9 +68,11 @@ def put(
     bins: Mapping[str, Any],
     policy: WritePolicy | None,
     ttl: int | None,
+    flt: exp_pb2.Expression | None = None,
 ) -> Call:
     k = cv.key_of(key)
     req = kv_pb2.PutRequest()
+    _filter(flt, req)
     key_to_pb(k, req.key)
     cv.bins_pb(bins, req.bins)
     cv.write_policy_pb(_policy(policy, ttl), req.policy)
@@ -69,9 +80,12 @@ def put(
     return Call("Put", req, k, True, lambda r: cv.meta(r.metadata), seq)
 
 
-def get(key: Any, bins: Sequence[str] | None, mode: ReadMode) -> Call:
+def get(
+    key: Any, bins: Sequence[str] | None, mode: ReadMode, flt: exp_pb2.Expression | None = None
+) -> Call:
     k = cv.key_of(key)
     req = kv_pb2.GetRequest()
+    _filter(flt, req)
     key_to_pb(k, req.key)
     if bins is not None:
         if not bins or not all(isinstance(b, str) for b in bins):
@@ -82,9 +96,10 @@ def get(key: Any, bins: Sequence[str] | None, mode: ReadMode) -> Call:
     return Call("Get", req, k, False, lambda r: cv.record(k, r.record), mode=mode)
 
 
-def exists(key: Any, mode: ReadMode) -> Call:
+def exists(key: Any, mode: ReadMode, flt: exp_pb2.Expression | None = None) -> Call:
     k = cv.key_of(key)
     req = kv_pb2.ExistsRequest()
+    _filter(flt, req)
     key_to_pb(k, req.key)
     cv.read_policy_pb(mode, req.policy)
     _header(req.header, None, False)
@@ -95,18 +110,31 @@ def exists(key: Any, mode: ReadMode) -> Call:
     return Call("Exists", req, k, False, parse, mode=mode)
 
 
-def delete(session: Session | None, key: Any, policy: WritePolicy | None) -> Call:
+def delete(
+    session: Session | None,
+    key: Any,
+    policy: WritePolicy | None,
+    flt: exp_pb2.Expression | None = None,
+) -> Call:
     k = cv.key_of(key)
     req = kv_pb2.DeleteRequest()
+    _filter(flt, req)
     key_to_pb(k, req.key)
     cv.write_policy_pb(_policy(policy, None), req.policy)
     seq = _header(req.header, session, True)
     return Call("Delete", req, k, True, lambda r: None, seq)
 
 
-def touch(session: Session | None, key: Any, ttl: int | None, policy: WritePolicy | None) -> Call:
+def touch(
+    session: Session | None,
+    key: Any,
+    ttl: int | None,
+    policy: WritePolicy | None,
+    flt: exp_pb2.Expression | None = None,
+) -> Call:
     k = cv.key_of(key)
     req = kv_pb2.TouchRequest()
+    _filter(flt, req)
     key_to_pb(k, req.key)
     cv.write_policy_pb(_policy(policy, ttl), req.policy)
     seq = _header(req.header, session, True)
@@ -120,6 +148,7 @@ def operate(
     policy: WritePolicy | None,
     mode: ReadMode,
     ordered: bool,
+    flt: exp_pb2.Expression | None = None,
 ) -> Call:
     k = cv.key_of(key)
     if not ops or not all(isinstance(op, Op) for op in ops):
@@ -127,6 +156,7 @@ def operate(
             "operate needs a non-empty list of operations (raftstore_client.operations)"
         )
     req = kv_pb2.OperateRequest()
+    _filter(flt, req)
     key_to_pb(k, req.key)
     for op in ops:
         cv.op_pb(op, req.operations.add())
@@ -142,8 +172,15 @@ def operate(
     return Call("Operate", req, k, True, parse, seq)
 
 
-def batch_get(keys: Sequence[Key], bins: Sequence[str] | None, mode: ReadMode) -> Call:
+def batch_get(
+    keys: Sequence[Key],
+    bins: Sequence[str] | None,
+    mode: ReadMode,
+    flt: exp_pb2.Expression | None = None,
+) -> Call:
+    """Records of ``keys``; None for one that does not exist or that ``flt`` filters out."""
     req = kv_pb2.BatchGetRequest()
+    _filter(flt, req)
     for k in keys:
         read = req.reads.add()
         key_to_pb(k, read.key)
@@ -157,7 +194,7 @@ def batch_get(keys: Sequence[Key], bins: Sequence[str] | None, mode: ReadMode) -
         for k, rec in zip(keys, r.records, strict=True):
             if rec.result_code == ResultCode.OK:
                 out.append(cv.record(k, rec.record))
-            elif rec.result_code == ResultCode.KEY_NOT_FOUND:
+            elif rec.result_code in (ResultCode.KEY_NOT_FOUND, ResultCode.FILTERED_OUT):
                 out.append(None)
             else:
                 raise error_for(rec.result_code, rec.message)

@@ -29,6 +29,7 @@ from raftstore.commands import Op
 from raftstore.errors import ServerNotAvailable
 from raftstore.policy import ReadMode, WritePolicy
 from raftstore.v1 import cluster_pb2, cluster_pb2_grpc, kv_pb2_grpc
+from raftstore.v1.exp_pb2 import Expression
 
 
 class AsyncClient:
@@ -174,29 +175,45 @@ class AsyncClient:
         policy: WritePolicy | None = None,
         *,
         ttl: int | None = None,
+        filter: Expression | None = None,
     ) -> Meta:
-        return await self._execute(_calls.put(self.session, key, bins, policy, ttl))
+        return await self._execute(_calls.put(self.session, key, bins, policy, ttl, filter))
 
-    async def get(self, key: Any, *, read_mode: ReadMode | None = None) -> Record:
-        return await self._execute(_calls.get(key, None, read_mode or self.read_mode))
+    async def get(
+        self, key: Any, *, read_mode: ReadMode | None = None, filter: Expression | None = None
+    ) -> Record:
+        return await self._execute(_calls.get(key, None, read_mode or self.read_mode, filter))
 
     async def select(
-        self, key: Any, bins: Sequence[str], *, read_mode: ReadMode | None = None
+        self,
+        key: Any,
+        bins: Sequence[str],
+        *,
+        read_mode: ReadMode | None = None,
+        filter: Expression | None = None,
     ) -> Record:
-        return await self._execute(_calls.get(key, list(bins), read_mode or self.read_mode))
+        mode = read_mode or self.read_mode
+        return await self._execute(_calls.get(key, list(bins), mode, filter))
 
     async def exists(
-        self, key: Any, *, read_mode: ReadMode | None = None
+        self, key: Any, *, read_mode: ReadMode | None = None, filter: Expression | None = None
     ) -> tuple[Any, Meta | None]:
-        return await self._execute(_calls.exists(key, read_mode or self.read_mode))
+        return await self._execute(_calls.exists(key, read_mode or self.read_mode, filter))
 
-    async def delete(self, key: Any, policy: WritePolicy | None = None) -> None:
-        await self._execute(_calls.delete(self.session, key, policy))
+    async def delete(
+        self, key: Any, policy: WritePolicy | None = None, *, filter: Expression | None = None
+    ) -> None:
+        await self._execute(_calls.delete(self.session, key, policy, filter))
 
     async def touch(
-        self, key: Any, ttl: int | None = None, policy: WritePolicy | None = None
+        self,
+        key: Any,
+        ttl: int | None = None,
+        policy: WritePolicy | None = None,
+        *,
+        filter: Expression | None = None,
     ) -> Meta:
-        return await self._execute(_calls.touch(self.session, key, ttl, policy))
+        return await self._execute(_calls.touch(self.session, key, ttl, policy, filter))
 
     async def operate(
         self,
@@ -205,11 +222,11 @@ class AsyncClient:
         policy: WritePolicy | None = None,
         *,
         read_mode: ReadMode | None = None,
+        filter: Expression | None = None,
     ) -> Record:
+        mode = read_mode or self.read_mode
         return await self._execute(
-            _calls.operate(
-                self.session, key, ops, policy, read_mode or self.read_mode, ordered=False
-            )
+            _calls.operate(self.session, key, ops, policy, mode, ordered=False, flt=filter)
         )
 
     async def operate_ordered(
@@ -219,11 +236,11 @@ class AsyncClient:
         policy: WritePolicy | None = None,
         *,
         read_mode: ReadMode | None = None,
+        filter: Expression | None = None,
     ) -> Any:
+        mode = read_mode or self.read_mode
         return await self._execute(
-            _calls.operate(
-                self.session, key, ops, policy, read_mode or self.read_mode, ordered=True
-            )
+            _calls.operate(self.session, key, ops, policy, mode, ordered=True, flt=filter)
         )
 
     async def get_many(
@@ -232,13 +249,14 @@ class AsyncClient:
         bins: Sequence[str] | None = None,
         *,
         read_mode: ReadMode | None = None,
+        filter: Expression | None = None,
     ) -> list[Record | None]:
         parsed = [cv.key_of(k) for k in keys]
         mode = read_mode or self.read_mode
         groups = list(_calls.group_keys(parsed, self._table.group_of).values())
         parts = await asyncio.gather(
             *(
-                self._execute(_calls.batch_get([parsed[i] for i in pos], bins, mode))
+                self._execute(_calls.batch_get([parsed[i] for i in pos], bins, mode, filter))
                 for pos in groups
             )
         )

@@ -15,6 +15,10 @@ reads, writes that surely did not run, and — because every write carries an ex
 identity (client id, sequence number) that the server deduplicates — writes whose outcome
 is in doubt. An error raised after an in-doubt attempt has ``in_doubt`` set.
 
+Every single-record command and ``get_many`` take ``filter=``, an expression built with
+``raftstore_client.exp``: a record it does not select raises FilteredOut (27) and a write
+is not applied (``get_many`` returns None for it).
+
 Thread-safe: share one Client between threads.
 """
 
@@ -38,6 +42,7 @@ from raftstore.commands import Op
 from raftstore.errors import PartitionUnavailable, ServerNotAvailable, Timeout
 from raftstore.policy import ReadMode, WritePolicy
 from raftstore.v1 import cluster_pb2, cluster_pb2_grpc, kv_pb2_grpc
+from raftstore.v1.exp_pb2 import Expression
 
 MAX_MESSAGE = 64 * 1024 * 1024
 _CHANNEL_OPTIONS = [
@@ -205,29 +210,50 @@ class Client:
         policy: WritePolicy | None = None,
         *,
         ttl: int | None = None,
+        filter: Expression | None = None,
     ) -> Meta:
         """Write bins (a None value deletes that bin); returns the new metadata."""
-        return self._execute(_calls.put(self.session, key, bins, policy, ttl))
+        return self._execute(_calls.put(self.session, key, bins, policy, ttl, filter))
 
-    def get(self, key: Any, *, read_mode: ReadMode | None = None) -> Record:
+    def get(
+        self, key: Any, *, read_mode: ReadMode | None = None, filter: Expression | None = None
+    ) -> Record:
         """(key, meta, bins) of a record; raises RecordNotFound if it does not exist."""
-        return self._execute(_calls.get(key, None, read_mode or self.read_mode))
+        return self._execute(_calls.get(key, None, read_mode or self.read_mode, filter))
 
-    def select(self, key: Any, bins: Sequence[str], *, read_mode: ReadMode | None = None) -> Record:
+    def select(
+        self,
+        key: Any,
+        bins: Sequence[str],
+        *,
+        read_mode: ReadMode | None = None,
+        filter: Expression | None = None,
+    ) -> Record:
         """Like get, returning only the named bins."""
-        return self._execute(_calls.get(key, list(bins), read_mode or self.read_mode))
+        return self._execute(_calls.get(key, list(bins), read_mode or self.read_mode, filter))
 
-    def exists(self, key: Any, *, read_mode: ReadMode | None = None) -> tuple[Any, Meta | None]:
+    def exists(
+        self, key: Any, *, read_mode: ReadMode | None = None, filter: Expression | None = None
+    ) -> tuple[Any, Meta | None]:
         """(key, meta) — meta is None when the record does not exist (not an error)."""
-        return self._execute(_calls.exists(key, read_mode or self.read_mode))
+        return self._execute(_calls.exists(key, read_mode or self.read_mode, filter))
 
-    def delete(self, key: Any, policy: WritePolicy | None = None) -> None:
+    def delete(
+        self, key: Any, policy: WritePolicy | None = None, *, filter: Expression | None = None
+    ) -> None:
         """Delete a record; raises RecordNotFound if it does not exist."""
-        self._execute(_calls.delete(self.session, key, policy))
+        self._execute(_calls.delete(self.session, key, policy, filter))
 
-    def touch(self, key: Any, ttl: int | None = None, policy: WritePolicy | None = None) -> Meta:
+    def touch(
+        self,
+        key: Any,
+        ttl: int | None = None,
+        policy: WritePolicy | None = None,
+        *,
+        filter: Expression | None = None,
+    ) -> Meta:
         """Reset a record's expiry and bump its generation."""
-        return self._execute(_calls.touch(self.session, key, ttl, policy))
+        return self._execute(_calls.touch(self.session, key, ttl, policy, filter))
 
     def operate(
         self,
@@ -236,12 +262,12 @@ class Client:
         policy: WritePolicy | None = None,
         *,
         read_mode: ReadMode | None = None,
+        filter: Expression | None = None,
     ) -> Record:
         """Apply operations atomically; bins hold the last result of each bin."""
+        mode = read_mode or self.read_mode
         return self._execute(
-            _calls.operate(
-                self.session, key, ops, policy, read_mode or self.read_mode, ordered=False
-            )
+            _calls.operate(self.session, key, ops, policy, mode, ordered=False, flt=filter)
         )
 
     def operate_ordered(
@@ -251,12 +277,12 @@ class Client:
         policy: WritePolicy | None = None,
         *,
         read_mode: ReadMode | None = None,
+        filter: Expression | None = None,
     ) -> tuple[Any, Meta, list[tuple[str, Any]]]:
         """Like operate, returning every (bin, result) in operation order."""
+        mode = read_mode or self.read_mode
         return self._execute(
-            _calls.operate(
-                self.session, key, ops, policy, read_mode or self.read_mode, ordered=True
-            )
+            _calls.operate(self.session, key, ops, policy, mode, ordered=True, flt=filter)
         )
 
     def increment(
@@ -275,13 +301,16 @@ class Client:
         bins: Sequence[str] | None = None,
         *,
         read_mode: ReadMode | None = None,
+        filter: Expression | None = None,
     ) -> list[Record | None]:
-        """Records in the order of ``keys``; None where a record does not exist."""
+        """Records in the order of ``keys``; None where a record does not exist or
+        ``filter`` does not select it."""
         parsed = [cv.key_of(k) for k in keys]
         out: list[Record | None] = [None] * len(parsed)
         mode = read_mode or self.read_mode
         for positions in _calls.group_keys(parsed, self._table.group_of).values():
-            part = self._execute(_calls.batch_get([parsed[i] for i in positions], bins, mode))
+            batch = [parsed[i] for i in positions]
+            part = self._execute(_calls.batch_get(batch, bins, mode, filter))
             for i, rec in zip(positions, part, strict=True):
                 out[i] = rec
         return out

@@ -6,13 +6,17 @@ of values: one request's values hold at most ``max_elements`` list items and map
 (RECORD_TOO_BIG beyond; the node passes its ``[limits] max_elements``), charged container
 by container before the items are decoded, so a huge list costs nothing to refuse and an
 admitted one a bounded time to convert (and to validate again when applied, on every
-replica's event loop: about 1 µs per element).
+replica's event loop: about 1 µs per element). A filter expression is parsed and type
+checked here too (``raftstore.expressions``): a malformed one is PARAMETER_ERROR.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from raftstore.commands import Delete, Op, Operate, OpType, Put, Read, Result, Touch
 from raftstore.errors import ParameterError
+from raftstore.expressions import Node, parse_filter
 from raftstore.keys import Key
 from raftstore.policy import GenPolicy, ReadMode, RecordExistsAction, WritePolicy
 from raftstore.v1 import kv_pb2, values_pb2
@@ -56,28 +60,34 @@ def read_mode(msg: kv_pb2.ReadPolicy) -> ReadMode:
     return _enum(ReadMode, msg.read_mode, ReadMode.LINEARIZE, "read mode")  # type: ignore[return-value]
 
 
+def filter_of(req: Any) -> Node | None:
+    """The request's parsed filter expression (None when it has none)."""
+    return parse_filter(req.filter) if req.HasField("filter") else None
+
+
 def put_command(req: kv_pb2.PutRequest, max_elements: int = MAX_ELEMENTS) -> Put:
     if not req.bins:
         raise ParameterError("put needs at least one bin")
     budget = ElementBudget(max_elements)
-    return Put(key_from_pb(req.key), bins_from_pb(req.bins, budget), write_policy(req.policy))
+    bins = bins_from_pb(req.bins, budget)
+    return Put(key_from_pb(req.key), bins, write_policy(req.policy), filter_of(req))
 
 
 def get_command(req: kv_pb2.GetRequest) -> Read:
     bins = tuple(req.bins) if req.bins else None
-    return Read(key_from_pb(req.key), bins, req.header_only)
+    return Read(key_from_pb(req.key), bins, req.header_only, filter_of(req))
 
 
 def exists_command(req: kv_pb2.ExistsRequest) -> Read:
-    return Read(key_from_pb(req.key), None, header_only=True)
+    return Read(key_from_pb(req.key), None, header_only=True, filter=filter_of(req))
 
 
 def delete_command(req: kv_pb2.DeleteRequest) -> Delete:
-    return Delete(key_from_pb(req.key), write_policy(req.policy))
+    return Delete(key_from_pb(req.key), write_policy(req.policy), filter_of(req))
 
 
 def touch_command(req: kv_pb2.TouchRequest) -> Touch:
-    return Touch(key_from_pb(req.key), write_policy(req.policy))
+    return Touch(key_from_pb(req.key), write_policy(req.policy), filter_of(req))
 
 
 def operate_command(req: kv_pb2.OperateRequest, max_elements: int = MAX_ELEMENTS) -> Operate:
@@ -85,7 +95,7 @@ def operate_command(req: kv_pb2.OperateRequest, max_elements: int = MAX_ELEMENTS
         raise ParameterError("operate needs at least one operation")
     budget = ElementBudget(max_elements)
     ops = tuple(_op(o, budget) for o in req.operations)
-    return Operate(key_from_pb(req.key), ops, write_policy(req.policy))
+    return Operate(key_from_pb(req.key), ops, write_policy(req.policy), filter_of(req))
 
 
 def _op(msg: kv_pb2.Operation, budget: ElementBudget) -> Op:
@@ -106,11 +116,13 @@ def _op(msg: kv_pb2.Operation, budget: ElementBudget) -> Op:
 def batch_reads(req: kv_pb2.BatchGetRequest) -> list[Read]:
     if len(req.reads) > MAX_BATCH_KEYS:
         raise ParameterError(f"a batch holds at most {MAX_BATCH_KEYS} keys, not {len(req.reads)}")
-    return [batch_read(r) for r in req.reads]
+    flt = filter_of(req)  # one tree shared by every key
+    return [batch_read(r, flt) for r in req.reads]
 
 
-def batch_read(msg: kv_pb2.BatchRead) -> Read:
-    return Read(key_from_pb(msg.key), tuple(msg.bins) if msg.bins else None, msg.header_only)
+def batch_read(msg: kv_pb2.BatchRead, flt: Node | None = None) -> Read:
+    bins = tuple(msg.bins) if msg.bins else None
+    return Read(key_from_pb(msg.key), bins, msg.header_only, flt)
 
 
 # --- responses ------------------------------------------------------------------------

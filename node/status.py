@@ -34,6 +34,7 @@ GRPC_STATUS: dict[ResultCode, grpc.StatusCode] = {
     ResultCode.ELEMENT_NOT_FOUND: grpc.StatusCode.FAILED_PRECONDITION,
     ResultCode.ELEMENT_EXISTS: grpc.StatusCode.FAILED_PRECONDITION,
     ResultCode.OP_NOT_APPLICABLE: grpc.StatusCode.FAILED_PRECONDITION,
+    ResultCode.FILTERED_OUT: grpc.StatusCode.FAILED_PRECONDITION,
     ResultCode.OUT_OF_SPACE: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ResultCode.KEY_BUSY: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ResultCode.DEVICE_OVERLOAD: grpc.StatusCode.RESOURCE_EXHAUSTED,

@@ -3,7 +3,9 @@
 The envelope is protobuf with a format version; bin values, operation values and user
 keys inside it are msgpack so that every replica decodes them in one C call (str and
 bytes stay distinct, floats stay floats). Decoding validates the format version and the
-shape of every command and raises ``CodecError`` on anything else.
+shape of every command and raises ``CodecError`` on anything else. A command's filter
+expression travels as the ``raftstore.v1.Expression`` the client sent (re-serialised from
+the parsed tree) and is parsed again, by the same checks, on every replica.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from raftstore.commands import (
     Request,
     Touch,
 )
+from raftstore.errors import ParameterError
+from raftstore.expressions import Node, parse_filter, to_pb
 from raftstore.keys import Key
 from raftstore.policy import GenPolicy, RecordExistsAction, WritePolicy
 from raftstore.v1 import command_pb2 as pb
@@ -57,6 +61,12 @@ def _encode_request(request: Request, out: pb.Request) -> None:
     out.seq = request.seq
     out.acked_seq = request.acked_seq
     cmd = request.command
+    _encode_command(cmd, out)
+    if cmd.filter is not None:
+        to_pb(cmd.filter, getattr(out, out.WhichOneof("command")).filter)
+
+
+def _encode_command(cmd: Command, out: pb.Request) -> None:
     if isinstance(cmd, Put):
         _encode_key(cmd.key, out.put.key)
         out.put.bins = pack(dict(cmd.bins))
@@ -122,7 +132,7 @@ def decode_entry(data: bytes) -> Entry:
         raise CodecError(f"unsupported entry format version {msg.format_version}")
     try:
         requests = tuple(_decode_request(r) for r in msg.requests)
-    except (ValueError, TypeError, msgpack.UnpackException) as e:
+    except (ValueError, TypeError, msgpack.UnpackException, ParameterError) as e:
         raise CodecError(f"malformed command: {e}") from None
     return Entry(now_ms=msg.now_ms, requests=requests)
 
@@ -142,19 +152,27 @@ def _decode_command(msg: pb.Request) -> Command:
         bins = unpack(msg.put.bins)
         if not isinstance(bins, dict):
             raise CodecError("put bins are not a map")
-        return Put(_decode_key(msg.put.key), bins, _decode_policy(msg.put.policy))
+        p = msg.put
+        return Put(_decode_key(p.key), bins, _decode_policy(p.policy), _decode_filter(p))
     if kind == "read":
         r = msg.read
         bins = None if r.all_bins else tuple(r.bins)
-        return Read(_decode_key(r.key), bins, r.header_only)
+        return Read(_decode_key(r.key), bins, r.header_only, _decode_filter(r))
     if kind == "delete":
-        return Delete(_decode_key(msg.delete.key), _decode_policy(msg.delete.policy))
+        d = msg.delete
+        return Delete(_decode_key(d.key), _decode_policy(d.policy), _decode_filter(d))
     if kind == "touch":
-        return Touch(_decode_key(msg.touch.key), _decode_policy(msg.touch.policy))
+        t = msg.touch
+        return Touch(_decode_key(t.key), _decode_policy(t.policy), _decode_filter(t))
     if kind == "operate":
-        ops = tuple(_decode_op(o) for o in msg.operate.ops)
-        return Operate(_decode_key(msg.operate.key), ops, _decode_policy(msg.operate.policy))
+        o = msg.operate
+        ops = tuple(_decode_op(op) for op in o.ops)
+        return Operate(_decode_key(o.key), ops, _decode_policy(o.policy), _decode_filter(o))
     raise CodecError(f"unknown command kind {kind!r}")
+
+
+def _decode_filter(msg: pb.PutCommand | pb.ReadCommand) -> Node | None:
+    return parse_filter(msg.filter) if msg.HasField("filter") else None
 
 
 def _decode_key(msg: pb.CommandKey) -> Key:

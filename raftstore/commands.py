@@ -5,6 +5,10 @@ when the entry is proposed, so applying is deterministic) and the client request
 batched into it. ``raftstore.codec`` turns an Entry into the protobuf envelope that is
 replicated and back.
 
+Every command may carry a ``filter``: a parsed filter expression
+(``raftstore.expressions``) evaluated against the record once it is found; a record it
+does not select answers FILTERED_OUT and a write is not applied. None: no filter.
+
 Bin values are plain Python values: None, bool, int (int64), float, str, bytes, list,
 dict (keys int, str or bytes). A top-level None in a write deletes that bin.
 """
@@ -14,11 +18,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from raftstore.errors import ResultCode
 from raftstore.keys import Key
 from raftstore.policy import DEFAULT_WRITE_POLICY, WritePolicy
+
+if TYPE_CHECKING:  # the client imports this module without the server's dependencies
+    from raftstore.expressions import Node
 
 Value: TypeAlias = Any  # None | bool | int | float | str | bytes | list | dict, nested
 Bins: TypeAlias = Mapping[str, Value]
@@ -80,18 +87,21 @@ class Put:
     key: Key
     bins: Bins
     policy: WritePolicy = DEFAULT_WRITE_POLICY
+    filter: Node | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Delete:
     key: Key
     policy: WritePolicy = DEFAULT_WRITE_POLICY
+    filter: Node | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Touch:
     key: Key
     policy: WritePolicy = DEFAULT_WRITE_POLICY
+    filter: Node | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +109,7 @@ class Operate:
     key: Key
     ops: tuple[Op, ...]
     policy: WritePolicy = DEFAULT_WRITE_POLICY
+    filter: Node | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +122,7 @@ class Read:
     key: Key
     bins: tuple[str, ...] | None = None
     header_only: bool = False
+    filter: Node | None = None
 
 
 Command: TypeAlias = Put | Delete | Touch | Operate | Read

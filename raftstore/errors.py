@@ -18,7 +18,8 @@ Exception tree::
     │   ├── BinNameTooLong              21
     │   ├── ElementNotFound             23
     │   ├── ElementExists               24
-    │   └── OpNotApplicable             26
+    │   ├── OpNotApplicable             26
+    │   └── FilteredOut                 27  the filter expression did not select the record
     ├── ParameterError                   4  malformed request, wrong value type
     ├── OutOfSpace                       8  the leader's disk is nearly full: writes refused
     ├── Timeout                          9
@@ -64,6 +65,7 @@ class ResultCode(IntEnum):
     ELEMENT_NOT_FOUND = 23
     ELEMENT_EXISTS = 24
     OP_NOT_APPLICABLE = 26
+    FILTERED_OUT = 27
 
 
 class RaftstoreError(Exception):
@@ -148,6 +150,12 @@ class OpNotApplicable(RecordError):
     default_code = ResultCode.OP_NOT_APPLICABLE
 
 
+class FilteredOut(RecordError):
+    """The command's filter expression did not select the record; a write was not applied."""
+
+    default_code = ResultCode.FILTERED_OUT
+
+
 class ParameterError(RaftstoreError):
     default_code = ResultCode.PARAMETER_ERROR
 
@@ -206,6 +214,7 @@ _BY_CODE: dict[ResultCode, type[RaftstoreError]] = {
         ElementNotFound,
         ElementExists,
         OpNotApplicable,
+        FilteredOut,
         ParameterError,
         Timeout,
         PartitionUnavailable,

@@ -9,7 +9,10 @@ Result code and changes nothing. Only errors of the store itself propagate.
 
 Semantics are Aerospike's (see MISSION.md): record-exists actions, generation checks,
 TTL -> void time, expired records treated as absent, null deleting a bin, a record left
-without bins being deleted, max record size.
+without bins being deleted, max record size, filter expressions. A command's filter is
+evaluated after the record-exists and generation checks (a read, delete or touch of an
+absent record answers KEY_NOT_FOUND first), against the live record or its absence, at
+``entry.now_ms``; unless it is true the command answers FILTERED_OUT and changes nothing.
 
 Exactly-once: a write request with a ``client_id`` is deduplicated through that
 client's ``Session``, kept in the record store (so it is replicated, snapshotted and
@@ -29,6 +32,7 @@ from typing import Any
 
 from raftstore.commands import Command, Delete, Entry, Operate, Put, Read, Request, Result, Touch
 from raftstore.errors import (
+    FilteredOut,
     GenerationError,
     NamespaceNotFound,
     ParameterError,
@@ -38,6 +42,7 @@ from raftstore.errors import (
     RecordTooBig,
     ResultCode,
 )
+from raftstore.expressions import BinRead, Call, ExpType, Literal, MetaRead, Subject, selects
 from raftstore.keys import DIGEST_SIZE, Key, UserKey, user_key_bytes
 from raftstore.namespaces import NamespaceConfig
 from raftstore.operations import apply_ops, is_read_only, validate_ops
@@ -208,6 +213,7 @@ class StateMachine:
         if handler is None:
             return _error(ResultCode.PARAMETER_ERROR, f"unknown command {type(command).__name__}")
         try:
+            _validate_filter(command.filter)
             return handler(self, command, view, now_ms)
         except _StoreFailure:
             raise
@@ -238,6 +244,7 @@ class StateMachine:
         current = view.live_record(cmd.key, now_ms)
         _check_exists(policy.exists, current)
         _check_generation(policy, current)
+        _check_filter(cmd, current, now_ms)
         replacing = policy.exists in (RecordExistsAction.REPLACE, RecordExistsAction.REPLACE_ONLY)
         base = {} if current is None or replacing else current.bins
         merged = {**base, **bins}
@@ -252,6 +259,7 @@ class StateMachine:
         if current is None:
             raise RecordNotFound("record not found")
         _check_generation(policy, current)
+        _check_filter(cmd, current, now_ms)
         view.put_record(cmd.key, None, None)
         return Result()
 
@@ -262,6 +270,7 @@ class StateMachine:
         if current is None:
             raise RecordNotFound("record not found")
         _check_generation(policy, current)
+        _check_filter(cmd, current, now_ms)
         return _store_bins(view, _Write(cmd.key, config, policy, current, now_ms), current.bins)
 
     def _operate(self, cmd: Operate, view: _Overlay, now_ms: int) -> Result:
@@ -272,6 +281,7 @@ class StateMachine:
         if is_read_only(ops):
             if current is None:
                 raise RecordNotFound("record not found")
+            _check_filter(cmd, current, now_ms)
             outcome = apply_ops(current.bins, ops)
             return replace(_metadata_result(current), op_results=outcome.results)
         action = policy.exists
@@ -279,6 +289,7 @@ class StateMachine:
             action = RecordExistsAction.UPDATE
         _check_exists(action, current)
         _check_generation(policy, current)
+        _check_filter(cmd, current, now_ms)
         outcome = apply_ops(None if current is None else current.bins, ops)
         write = _Write(cmd.key, config, policy, current, now_ms)
         result = _store_bins(view, write, outcome.bins or {})
@@ -290,6 +301,7 @@ class StateMachine:
         current = view.live_record(cmd.key, now_ms)
         if current is None:
             raise RecordNotFound("record not found")
+        _check_filter(cmd, current, now_ms)
         result = _metadata_result(current)
         if cmd.header_only:
             return result
@@ -396,6 +408,21 @@ def _check_generation(policy: WritePolicy, current: Record | None) -> None:
             f"expected generation {policy.generation} is not above the record's "
             f"{current.generation}"
         )
+
+
+_NODES = (Literal, BinRead, MetaRead, Call)
+
+
+def _validate_filter(node: object) -> None:
+    """A command's filter must be None or a parsed boolean expression."""
+    if node is not None and not (isinstance(node, _NODES) and node.type is ExpType.BOOL):
+        raise ParameterError("a filter must be a parsed boolean expression")
+
+
+def _check_filter(cmd: Command, current: Record | None, now_ms: int) -> None:
+    """FilteredOut unless the command has no filter or it selects ``current``."""
+    if cmd.filter is not None and not selects(cmd.filter, Subject(current, cmd.key, now_ms)):
+        raise FilteredOut("the filter expression did not select the record")
 
 
 def _bin_names(names: object) -> list[str]:

@@ -313,6 +313,8 @@ class KVService(kv_pb2_grpc.KVServicer):
         slots: list[kv_pb2.BatchRecord],
     ) -> None:
         sub = kv_pb2.BatchGetRequest(header=request.header, policy=request.policy)
+        if request.HasField("filter"):
+            sub.filter.CopyFrom(request.filter)
         sub.reads.extend(request.reads[i] for i in idx)
         try:
             if mode is ReadMode.ALLOW_REPLICA and self._router.hosts(group):

@@ -22,33 +22,34 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from raftstore.v1 import exp_pb2 as raftstore_dot_v1_dot_exp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1araftstore/v1/command.proto\x12\x0craftstore.v1\"X\n\x05\x45ntry\x12\x16\n\x0e\x66ormat_version\x18\x01 \x01(\r\x12\x0e\n\x06now_ms\x18\x02 \x01(\x03\x12\'\n\x08requests\x18\x03 \x03(\x0b\x32\x15.raftstore.v1.Request\"N\n\nCommandKey\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03set\x18\x02 \x01(\t\x12\x0e\n\x06\x64igest\x18\x03 \x01(\x0c\x12\x10\n\x08user_key\x18\x04 \x01(\x0c\"\x85\x01\n\rCommandPolicy\x12\x0e\n\x06\x65xists\x18\x01 \x01(\r\x12\x19\n\x11generation_policy\x18\x02 \x01(\r\x12\x12\n\ngeneration\x18\x03 \x01(\r\x12\x0b\n\x03ttl\x18\x04 \x01(\x03\x12\x10\n\x08send_key\x18\x05 \x01(\x08\x12\x16\n\x0e\x64urable_delete\x18\x06 \x01(\x08\"n\n\nPutCommand\x12%\n\x03key\x18\x01 \x01(\x0b\x32\x18.raftstore.v1.CommandKey\x12\x0c\n\x04\x62ins\x18\x02 \x01(\x0c\x12+\n\x06policy\x18\x03 \x01(\x0b\x32\x1b.raftstore.v1.CommandPolicy\"c\n\rDeleteCommand\x12%\n\x03key\x18\x01 \x01(\x0b\x32\x18.raftstore.v1.CommandKey\x12+\n\x06policy\x18\x02 \x01(\x0b\x32\x1b.raftstore.v1.CommandPolicy\"b\n\x0cTouchCommand\x12%\n\x03key\x18\x01 \x01(\x0b\x32\x18.raftstore.v1.CommandKey\x12+\n\x06policy\x18\x02 \x01(\x0b\x32\x1b.raftstore.v1.CommandPolicy\"w\n\tCommandOp\x12\x0c\n\x04type\x18\x01 \x01(\r\x12\x0b\n\x03\x62in\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\x0c\x12\r\n\x05index\x18\x04 \x01(\x03\x12\x11\n\thas_count\x18\x05 \x01(\x08\x12\r\n\x05\x63ount\x18\x06 \x01(\x03\x12\x0f\n\x07map_key\x18\x07 \x01(\x0c\"\x8a\x01\n\x0eOperateCommand\x12%\n\x03key\x18\x01 \x01(\x0b\x32\x18.raftstore.v1.CommandKey\x12$\n\x03ops\x18\x02 \x03(\x0b\x32\x17.raftstore.v1.CommandOp\x12+\n\x06policy\x18\x03 \x01(\x0b\x32\x1b.raftstore.v1.CommandPolicy\"i\n\x0bReadCommand\x12%\n\x03key\x18\x01 \x01(\x0b\x32\x18.raftstore.v1.CommandKey\x12\x10\n\x08\x61ll_bins\x18\x02 \x01(\x08\x12\x0c\n\x04\x62ins\x18\x03 \x03(\t\x12\x13\n\x0bheader_only\x18\x04 \x01(\x08\"\xa8\x02\n\x07Request\x12\x11\n\tclient_id\x18\x01 \x01(\x0c\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x11\n\tacked_seq\x18\x03 \x01(\x04\x12\'\n\x03put\x18\x04 \x01(\x0b\x32\x18.raftstore.v1.PutCommandH\x00\x12-\n\x06\x64\x65lete\x18\x05 \x01(\x0b\x32\x1b.raftstore.v1.DeleteCommandH\x00\x12+\n\x05touch\x18\x06 \x01(\x0b\x32\x1a.raftstore.v1.TouchCommandH\x00\x12/\n\x07operate\x18\x07 \x01(\x0b\x32\x1c.raftstore.v1.OperateCommandH\x00\x12)\n\x04read\x18\x08 \x01(\x0b\x32\x19.raftstore.v1.ReadCommandH\x00\x42\t\n\x07\x63ommandb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1araftstore/v1/command.proto\x12\x0craftstore.v1\x1a\x16raftstore/v1/exp.proto\"X\n\x05\x45ntry\x12\x16\n\x0e\x66ormat_version\x18\x01 \x01(\r\x12\x0e\n\x06now_ms\x18\x02 \x01(\x03\x12\'\n\x08requests\x18\x03 \x03(\x0b\x32\x15.raftstore.v1.Request\"N\n\nCommandKey\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0b\n\x03set\x18\x02 \x01(\t\x12\x0e\n\x06\x64igest\x18\x03 \x01(\x0c\x12\x10\n\x08user_key\x18\x04 \x01(\x0c\"\x85\x01\n\rCommandPolicy\x12\x0e\n\x06\x65xists\x18\x01 \x01(\r\x12\x19\n\x11generation_policy\x18\x02 \x01(\r\x12\x12\n\ngeneration\x18\x03 \x01(\r\x12\x0b\n\x03ttl\x18\x04 \x01(\x03\x12\x10\n\x08send_key\x18\x05 \x01(\x08\x12\x16\n\x0e\x64urable_delete\x18\x06 \x01(\x08\"\x98\x01\n\nPutCommand\x12%\n\x03key\x18\x01 \x01(\x0b\x32\x18.raftstore.v1.CommandKey\x12\x0c\n\x04\x62ins\x18\x02 \x01(\x0c\x12+\n\x06policy\x18\x03 \x01(\x0b\x32\x1b.raftstore.v1.CommandPolicy\x12(\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x18.raftstore.v1.Expression\"\x8d\x01\n\rDeleteCommand\x12%\n\x03key\x18\x01 \x01(\x0b\x32\x18.raftstore.v1.CommandKey\x12+\n\x06policy\x18\x02 \x01(\x0b\x32\x1b.raftstore.v1.CommandPolicy\x12(\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x18.raftstore.v1.Expression\"\x8c\x01\n\x0cTouchCommand\x12%\n\x03key\x18\x01 \x01(\x0b\x32\x18.raftstore.v1.CommandKey\x12+\n\x06policy\x18\x02 \x01(\x0b\x32\x1b.raftstore.v1.CommandPolicy\x12(\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x18.raftstore.v1.Expression\"w\n\tCommandOp\x12\x0c\n\x04type\x18\x01 \x01(\r\x12\x0b\n\x03\x62in\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\x0c\x12\r\n\x05index\x18\x04 \x01(\x03\x12\x11\n\thas_count\x18\x05 \x01(\x08\x12\r\n\x05\x63ount\x18\x06 \x01(\x03\x12\x0f\n\x07map_key\x18\x07 \x01(\x0c\"\xb4\x01\n\x0eOperateCommand\x12%\n\x03key\x18\x01 \x01(\x0b\x32\x18.raftstore.v1.CommandKey\x12$\n\x03ops\x18\x02 \x03(\x0b\x32\x17.raftstore.v1.CommandOp\x12+\n\x06policy\x18\x03 \x01(\x0b\x32\x1b.raftstore.v1.CommandPolicy\x12(\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x18.raftstore.v1.Expression\"\x93\x01\n\x0bReadCommand\x12%\n\x03key\x18\x01 \x01(\x0b\x32\x18.raftstore.v1.CommandKey\x12\x10\n\x08\x61ll_bins\x18\x02 \x01(\x08\x12\x0c\n\x04\x62ins\x18\x03 \x03(\t\x12\x13\n\x0bheader_only\x18\x04 \x01(\x08\x12(\n\x06\x66ilter\x18\x05 \x01(\x0b\x32\x18.raftstore.v1.Expression\"\xa8\x02\n\x07Request\x12\x11\n\tclient_id\x18\x01 \x01(\x0c\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x11\n\tacked_seq\x18\x03 \x01(\x04\x12\'\n\x03put\x18\x04 \x01(\x0b\x32\x18.raftstore.v1.PutCommandH\x00\x12-\n\x06\x64\x65lete\x18\x05 \x01(\x0b\x32\x1b.raftstore.v1.DeleteCommandH\x00\x12+\n\x05touch\x18\x06 \x01(\x0b\x32\x1a.raftstore.v1.TouchCommandH\x00\x12/\n\x07operate\x18\x07 \x01(\x0b\x32\x1c.raftstore.v1.OperateCommandH\x00\x12)\n\x04read\x18\x08 \x01(\x0b\x32\x19.raftstore.v1.ReadCommandH\x00\x42\t\n\x07\x63ommandb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'raftstore.v1.command_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENTRY']._serialized_start=44
-  _globals['_ENTRY']._serialized_end=132
-  _globals['_COMMANDKEY']._serialized_start=134
-  _globals['_COMMANDKEY']._serialized_end=212
-  _globals['_COMMANDPOLICY']._serialized_start=215
-  _globals['_COMMANDPOLICY']._serialized_end=348
-  _globals['_PUTCOMMAND']._serialized_start=350
-  _globals['_PUTCOMMAND']._serialized_end=460
-  _globals['_DELETECOMMAND']._serialized_start=462
-  _globals['_DELETECOMMAND']._serialized_end=561
-  _globals['_TOUCHCOMMAND']._serialized_start=563
-  _globals['_TOUCHCOMMAND']._serialized_end=661
-  _globals['_COMMANDOP']._serialized_start=663
-  _globals['_COMMANDOP']._serialized_end=782
-  _globals['_OPERATECOMMAND']._serialized_start=785
-  _globals['_OPERATECOMMAND']._serialized_end=923
-  _globals['_READCOMMAND']._serialized_start=925
-  _globals['_READCOMMAND']._serialized_end=1030
-  _globals['_REQUEST']._serialized_start=1033
-  _globals['_REQUEST']._serialized_end=1329
+  _globals['_ENTRY']._serialized_start=68
+  _globals['_ENTRY']._serialized_end=156
+  _globals['_COMMANDKEY']._serialized_start=158
+  _globals['_COMMANDKEY']._serialized_end=236
+  _globals['_COMMANDPOLICY']._serialized_start=239
+  _globals['_COMMANDPOLICY']._serialized_end=372
+  _globals['_PUTCOMMAND']._serialized_start=375
+  _globals['_PUTCOMMAND']._serialized_end=527
+  _globals['_DELETECOMMAND']._serialized_start=530
+  _globals['_DELETECOMMAND']._serialized_end=671
+  _globals['_TOUCHCOMMAND']._serialized_start=674
+  _globals['_TOUCHCOMMAND']._serialized_end=814
+  _globals['_COMMANDOP']._serialized_start=816
+  _globals['_COMMANDOP']._serialized_end=935
+  _globals['_OPERATECOMMAND']._serialized_start=938
+  _globals['_OPERATECOMMAND']._serialized_end=1118
+  _globals['_READCOMMAND']._serialized_start=1121
+  _globals['_READCOMMAND']._serialized_end=1268
+  _globals['_REQUEST']._serialized_start=1271
+  _globals['_REQUEST']._serialized_end=1567
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from raftstore.v1 import exp_pb2 as _exp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -45,30 +46,36 @@ class CommandPolicy(_message.Message):
     def __init__(self, exists: _Optional[int] = ..., generation_policy: _Optional[int] = ..., generation: _Optional[int] = ..., ttl: _Optional[int] = ..., send_key: _Optional[bool] = ..., durable_delete: _Optional[bool] = ...) -> None: ...
 
 class PutCommand(_message.Message):
-    __slots__ = ("key", "bins", "policy")
+    __slots__ = ("key", "bins", "policy", "filter")
     KEY_FIELD_NUMBER: _ClassVar[int]
     BINS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     key: CommandKey
     bins: bytes
     policy: CommandPolicy
-    def __init__(self, key: _Optional[_Union[CommandKey, _Mapping]] = ..., bins: _Optional[bytes] = ..., policy: _Optional[_Union[CommandPolicy, _Mapping]] = ...) -> None: ...
+    filter: _exp_pb2.Expression
+    def __init__(self, key: _Optional[_Union[CommandKey, _Mapping]] = ..., bins: _Optional[bytes] = ..., policy: _Optional[_Union[CommandPolicy, _Mapping]] = ..., filter: _Optional[_Union[_exp_pb2.Expression, _Mapping]] = ...) -> None: ...
 
 class DeleteCommand(_message.Message):
-    __slots__ = ("key", "policy")
+    __slots__ = ("key", "policy", "filter")
     KEY_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     key: CommandKey
     policy: CommandPolicy
-    def __init__(self, key: _Optional[_Union[CommandKey, _Mapping]] = ..., policy: _Optional[_Union[CommandPolicy, _Mapping]] = ...) -> None: ...
+    filter: _exp_pb2.Expression
+    def __init__(self, key: _Optional[_Union[CommandKey, _Mapping]] = ..., policy: _Optional[_Union[CommandPolicy, _Mapping]] = ..., filter: _Optional[_Union[_exp_pb2.Expression, _Mapping]] = ...) -> None: ...
 
 class TouchCommand(_message.Message):
-    __slots__ = ("key", "policy")
+    __slots__ = ("key", "policy", "filter")
     KEY_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     key: CommandKey
     policy: CommandPolicy
-    def __init__(self, key: _Optional[_Union[CommandKey, _Mapping]] = ..., policy: _Optional[_Union[CommandPolicy, _Mapping]] = ...) -> None: ...
+    filter: _exp_pb2.Expression
+    def __init__(self, key: _Optional[_Union[CommandKey, _Mapping]] = ..., policy: _Optional[_Union[CommandPolicy, _Mapping]] = ..., filter: _Optional[_Union[_exp_pb2.Expression, _Mapping]] = ...) -> None: ...
 
 class CommandOp(_message.Message):
     __slots__ = ("type", "bin", "value", "index", "has_count", "count", "map_key")
@@ -89,26 +96,30 @@ class CommandOp(_message.Message):
     def __init__(self, type: _Optional[int] = ..., bin: _Optional[str] = ..., value: _Optional[bytes] = ..., index: _Optional[int] = ..., has_count: _Optional[bool] = ..., count: _Optional[int] = ..., map_key: _Optional[bytes] = ...) -> None: ...
 
 class OperateCommand(_message.Message):
-    __slots__ = ("key", "ops", "policy")
+    __slots__ = ("key", "ops", "policy", "filter")
     KEY_FIELD_NUMBER: _ClassVar[int]
     OPS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     key: CommandKey
     ops: _containers.RepeatedCompositeFieldContainer[CommandOp]
     policy: CommandPolicy
-    def __init__(self, key: _Optional[_Union[CommandKey, _Mapping]] = ..., ops: _Optional[_Iterable[_Union[CommandOp, _Mapping]]] = ..., policy: _Optional[_Union[CommandPolicy, _Mapping]] = ...) -> None: ...
+    filter: _exp_pb2.Expression
+    def __init__(self, key: _Optional[_Union[CommandKey, _Mapping]] = ..., ops: _Optional[_Iterable[_Union[CommandOp, _Mapping]]] = ..., policy: _Optional[_Union[CommandPolicy, _Mapping]] = ..., filter: _Optional[_Union[_exp_pb2.Expression, _Mapping]] = ...) -> None: ...
 
 class ReadCommand(_message.Message):
-    __slots__ = ("key", "all_bins", "bins", "header_only")
+    __slots__ = ("key", "all_bins", "bins", "header_only", "filter")
     KEY_FIELD_NUMBER: _ClassVar[int]
     ALL_BINS_FIELD_NUMBER: _ClassVar[int]
     BINS_FIELD_NUMBER: _ClassVar[int]
     HEADER_ONLY_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     key: CommandKey
     all_bins: bool
     bins: _containers.RepeatedScalarFieldContainer[str]
     header_only: bool
-    def __init__(self, key: _Optional[_Union[CommandKey, _Mapping]] = ..., all_bins: _Optional[bool] = ..., bins: _Optional[_Iterable[str]] = ..., header_only: _Optional[bool] = ...) -> None: ...
+    filter: _exp_pb2.Expression
+    def __init__(self, key: _Optional[_Union[CommandKey, _Mapping]] = ..., all_bins: _Optional[bool] = ..., bins: _Optional[_Iterable[str]] = ..., header_only: _Optional[bool] = ..., filter: _Optional[_Union[_exp_pb2.Expression, _Mapping]] = ...) -> None: ...
 
 class Request(_message.Message):
     __slots__ = ("client_id", "seq", "acked_seq", "put", "delete", "touch", "operate", "read")

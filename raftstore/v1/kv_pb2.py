@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from raftstore.v1 import exp_pb2 as raftstore_dot_v1_dot_exp__pb2
 from raftstore.v1 import values_pb2 as raftstore_dot_v1_dot_values__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15raftstore/v1/kv.proto\x12\x0craftstore.v1\x1a\x19raftstore/v1/values.proto\"m\n\rRequestHeader\x12\x12\n\nno_forward\x18\x01 \x01(\x08\x12\x11\n\tclient_id\x18\x02 \x01(\x0c\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x11\n\tacked_seq\x18\x04 \x01(\x04\x12\x15\n\rsession_token\x18\x05 \x01(\x0c\"\xc5\x01\n\x0bWritePolicy\x12\x30\n\x06\x65xists\x18\x01 \x01(\x0e\x32 .raftstore.v1.RecordExistsAction\x12\x39\n\x11generation_policy\x18\x02 \x01(\x0e\x32\x1e.raftstore.v1.GenerationPolicy\x12\x12\n\ngeneration\x18\x03 \x01(\r\x12\x0b\n\x03ttl\x18\x04 \x01(\x03\x12\x10\n\x08send_key\x18\x05 \x01(\x08\x12\x16\n\x0e\x64urable_delete\x18\x06 \x01(\x08\"7\n\nReadPolicy\x12)\n\tread_mode\x18\x01 \x01(\x0e\x32\x16.raftstore.v1.ReadMode\"\xf8\x01\n\nPutRequest\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x1b.raftstore.v1.RequestHeader\x12\x1e\n\x03key\x18\x02 \x01(\x0b\x32\x11.raftstore.v1.Key\x12\x30\n\x04\x62ins\x18\x03 \x03(\x0b\x32\".raftstore.v1.PutRequest.BinsEntry\x12)\n\x06policy\x18\x04 \x01(\x0b\x32\x19.raftstore.v1.WritePolicy\x1a@\n\tBinsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\"\n\x05value\x18\x02 \x01(\x0b\x32\x13.raftstore.v1.Value:\x02\x38\x01\"v\n\rWriteResponse\x12\x1e\n\x03key\x18\x01 \x01(\x0b\x32\x11.raftstore.v1.Key\x12.\n\x08metadata\x18\x02 \x01(\x0b\x32\x1c.raftstore.v1.RecordMetadata\x12\x15\n\rsession_token\x18\x03 \x01(\x0c\"\xa6\x01\n\nGetRequest\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x1b.raftstore.v1.RequestHeader\x12\x1e\n\x03key\x18\x02 \x01(\x0b\x32\x11.raftstore.v1.Key\x12\x0c\n\x04\x62ins\x18\x03 \x03(\t\x12\x13\n\x0bheader_only\x18\x04 \x01(\x08\x12(\n\x06policy\x18\x05 \x01(\x0b\x32\x18.raftstore.v1.ReadPolicy\"J\n\x0bGetResponse\x12$\n\x06record\x18\x01 \x01(\x0b\x32\x14.raftstore.v1.Record\x12\x15\n\rsession_token\x18\x02 \x01(\x0c\"\x86\x01\n\rExistsRequest\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x1b.raftstore.v1.RequestHeader\x12\x1e\n\x03key\x18\x02 \x01(\x0b\x32\x11.raftstore.v1.Key\x12(\n\x06policy\x18\x03 \x01(\x0b\x32\x18.raftstore.v1.ReadPolicy\"g\n\x0e\x45xistsResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12.\n\x08metadata\x18\x02 \x01(\x0b\x32\x1c.raftstore.v1.RecordMetadata\x12\x15\n\rsession_token\x18\x03 \x01(\x0c\"\x87\x01\n\rDeleteRequest\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x1b.raftstore.v1.RequestHeader\x12\x1e\n\x03key\x18\x02 \x01(\x0b\x32\x11.raftstore.v1.Key\x12)\n\x06policy\x18\x03 \x01(\x0b\x32\x19.raftstore.v1.WritePolicy\"\x86\x01\n\x0cTouchRequest\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x1b.raftstore.v1.RequestHeader\x12\x1e\n\x03key\x18\x02 \x01(\x0b\x32\x11.raftstore.v1.Key\x12)\n\x06policy\x18\x03 \x01(\x0b\x32\x19.raftstore.v1.WritePolicy\"\xba\x01\n\tOperation\x12)\n\x04type\x18\x01 \x01(\x0e\x32\x1b.raftstore.v1.OperationType\x12\x0b\n\x03\x62in\x18\x02 \x01(\t\x12\"\n\x05value\x18\x03 \x01(\x0b\x32\x13.raftstore.v1.Value\x12\r\n\x05index\x18\x04 \x01(\x03\x12\x12\n\x05\x63ount\x18\x05 \x01(\x03H\x00\x88\x01\x01\x12$\n\x07map_key\x18\x06 \x01(\x0b\x32\x13.raftstore.v1.ValueB\x08\n\x06_count\"\xe4\x01\n\x0eOperateRequest\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x1b.raftstore.v1.RequestHeader\x12\x1e\n\x03key\x18\x02 \x01(\x0b\x32\x11.raftstore.v1.Key\x12+\n\noperations\x18\x03 \x03(\x0b\x32\x17.raftstore.v1.Operation\x12)\n\x06policy\x18\x04 \x01(\x0b\x32\x19.raftstore.v1.WritePolicy\x12-\n\x0bread_policy\x18\x05 \x01(\x0b\x32\x18.raftstore.v1.ReadPolicy\";\n\x08OpResult\x12\x0b\n\x03\x62in\x18\x01 \x01(\t\x12\"\n\x05value\x18\x02 \x01(\x0b\x32\x13.raftstore.v1.Value\"w\n\x0fOperateResponse\x12$\n\x06record\x18\x01 \x01(\x0b\x32\x14.raftstore.v1.Record\x12\'\n\x07results\x18\x02 \x03(\x0b\x32\x16.raftstore.v1.OpResult\x12\x15\n\rsession_token\x18\x03 \x01(\x0c\"N\n\tBatchRead\x12\x1e\n\x03key\x18\x01 \x01(\x0b\x32\x11.raftstore.v1.Key\x12\x0c\n\x04\x62ins\x18\x02 \x03(\t\x12\x13\n\x0bheader_only\x18\x03 \x01(\x08\"\x90\x01\n\x0f\x42\x61tchGetRequest\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x1b.raftstore.v1.RequestHeader\x12&\n\x05reads\x18\x02 \x03(\x0b\x32\x17.raftstore.v1.BatchRead\x12(\n\x06policy\x18\x03 \x01(\x0b\x32\x18.raftstore.v1.ReadPolicy\"Y\n\x0b\x42\x61tchRecord\x12\x13\n\x0bresult_code\x18\x01 \x01(\x05\x12$\n\x06record\x18\x02 \x01(\x0b\x32\x14.raftstore.v1.Record\x12\x0f\n\x07message\x18\x03 \x01(\t\">\n\x10\x42\x61tchGetResponse\x12*\n\x07records\x18\x01 \x03(\x0b\x32\x19.raftstore.v1.BatchRecord*\xf0\x01\n\x12RecordExistsAction\x12$\n RECORD_EXISTS_ACTION_UNSPECIFIED\x10\x00\x12\x1f\n\x1bRECORD_EXISTS_ACTION_UPDATE\x10\x01\x12$\n RECORD_EXISTS_ACTION_UPDATE_ONLY\x10\x02\x12 \n\x1cRECORD_EXISTS_ACTION_REPLACE\x10\x03\x12%\n!RECORD_EXISTS_ACTION_REPLACE_ONLY\x10\x04\x12$\n RECORD_EXISTS_ACTION_CREATE_ONLY\x10\x05*\x9e\x01\n\x10GenerationPolicy\x12!\n\x1dGENERATION_POLICY_UNSPECIFIED\x10\x00\x12\x1a\n\x16GENERATION_POLICY_NONE\x10\x01\x12&\n\"GENERATION_POLICY_EXPECT_GEN_EQUAL\x10\x02\x12#\n\x1fGENERATION_POLICY_EXPECT_GEN_GT\x10\x03*r\n\x08ReadMode\x12\x19\n\x15READ_MODE_UNSPECIFIED\x10\x00\x12\x17\n\x13READ_MODE_LINEARIZE\x10\x01\x12\x15\n\x11READ_MODE_SESSION\x10\x02\x12\x1b\n\x17READ_MODE_ALLOW_REPLICA\x10\x03*\x88\x06\n\rOperationType\x12\x1e\n\x1aOPERATION_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13OPERATION_TYPE_READ\x10\x01\x12\x18\n\x14OPERATION_TYPE_WRITE\x10\x02\x12\x17\n\x13OPERATION_TYPE_INCR\x10\x03\x12\x19\n\x15OPERATION_TYPE_APPEND\x10\x04\x12\x1a\n\x16OPERATION_TYPE_PREPEND\x10\x05\x12\x18\n\x14OPERATION_TYPE_TOUCH\x10\x06\x12\x19\n\x15OPERATION_TYPE_DELETE\x10\x07\x12\x1e\n\x1aOPERATION_TYPE_LIST_APPEND\x10\x14\x12$\n OPERATION_TYPE_LIST_APPEND_ITEMS\x10\x15\x12\x1e\n\x1aOPERATION_TYPE_LIST_INSERT\x10\x16\x12\x1b\n\x17OPERATION_TYPE_LIST_SET\x10\x17\x12\x1b\n\x17OPERATION_TYPE_LIST_GET\x10\x18\x12!\n\x1dOPERATION_TYPE_LIST_GET_RANGE\x10\x19\x12\x1b\n\x17OPERATION_TYPE_LIST_POP\x10\x1a\x12\x1e\n\x1aOPERATION_TYPE_LIST_REMOVE\x10\x1b\x12\x1c\n\x18OPERATION_TYPE_LIST_SIZE\x10\x1c\x12\x1d\n\x19OPERATION_TYPE_LIST_CLEAR\x10\x1d\x12\x1a\n\x16OPERATION_TYPE_MAP_PUT\x10(\x12 \n\x1cOPERATION_TYPE_MAP_PUT_ITEMS\x10)\x12!\n\x1dOPERATION_TYPE_MAP_GET_BY_KEY\x10*\x12$\n OPERATION_TYPE_MAP_REMOVE_BY_KEY\x10+\x12 \n\x1cOPERATION_TYPE_MAP_INCREMENT\x10,\x12\x1b\n\x17OPERATION_TYPE_MAP_SIZE\x10-\x12\x1c\n\x18OPERATION_TYPE_MAP_CLEAR\x10.2\xdc\x03\n\x02KV\x12<\n\x03Put\x12\x18.raftstore.v1.PutRequest\x1a\x1b.raftstore.v1.WriteResponse\x12:\n\x03Get\x12\x18.raftstore.v1.GetRequest\x1a\x19.raftstore.v1.GetResponse\x12\x43\n\x06\x45xists\x12\x1b.raftstore.v1.ExistsRequest\x1a\x1c.raftstore.v1.ExistsResponse\x12\x42\n\x06\x44\x65lete\x12\x1b.raftstore.v1.DeleteRequest\x1a\x1b.raftstore.v1.WriteResponse\x12@\n\x05Touch\x12\x1a.raftstore.v1.TouchRequest\x1a\x1b.raftstore.v1.WriteResponse\x12\x46\n\x07Operate\x12\x1c.raftstore.v1.OperateRequest\x1a\x1d.raftstore.v1.OperateResponse\x12I\n\x08\x42\x61tchGet\x12\x1d.raftstore.v1.BatchGetRequest\x1a\x1e.raftstore.v1.BatchGetResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15raftstore/v1/kv.proto\x12\x0craftstore.v1\x1a\x16raftstore/v1/exp.proto\x1a\x19raftstore/v1/values.proto\"m\n\rRequestHeader\x12\x12\n\nno_forward\x18\x01 \x01(\x08\x12\x11\n\tclient_id\x18\x02 \x01(\x0c\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x11\n\tacked_seq\x18\x04 \x01(\x04\x12\x15\n\rsession_token\x18\x05 \x01(\x0c\"\xc5\x01\n\x0bWritePolicy\x12\x30\n\x06\x65xists\x18\x01 \x01(\x0e\x32 .raftstore.v1.RecordExistsAction\x12\x39\n\x11generation_policy\x18\x02 \x01(\x0e\x32\x1e.raftstore.v1.GenerationPolicy\x12\x12\n\ngeneration\x18\x03 \x01(\r\x12\x0b\n\x03ttl\x18\x04 \x01(\x03\x12\x10\n\x08send_key\x18\x05 \x01(\x08\x12\x16\n\x0e\x64urable_delete\x18\x06 \x01(\x08\"7\n\nReadPolicy\x12)\n\tread_mode\x18\x01 \x01(\x0e\x32\x16.raftstore.v1.ReadMode\"\xa2\x02\n\nPutRequest\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x1b.raftstore.v1.RequestHeader\x12\x1e\n\x03key\x18\x02 \x01(\x0b\x32\x11.raftstore.v1.Key\x12\x30\n\x04\x62ins\x18\x03 \x03(\x0b\x32\".raftstore.v1.PutRequest.BinsEntry\x12)\n\x06policy\x18\x04 \x01(\x0b\x32\x19.raftstore.v1.WritePolicy\x12(\n\x06\x66ilter\x18\x05 \x01(\x0b\x32\x18.raftstore.v1.Expression\x1a@\n\tBinsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\"\n\x05value\x18\x02 \x01(\x0b\x32\x13.raftstore.v1.Value:\x02\x38\x01\"v\n\rWriteResponse\x12\x1e\n\x03key\x18\x01 \x01(\x0b\x32\x11.raftstore.v1.Key\x12.\n\x08metadata\x18\x02 \x01(\x0b\x32\x1c.raftstore.v1.RecordMetadata\x12\x15\n\rsession_token\x18\x03 \x01(\x0c\"\xd0\x01\n\nGetRequest\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x1b.raftstore.v1.RequestHeader\x12\x1e\n\x03key\x18\x02 \x01(\x0b\x32\x11.raftstore.v1.Key\x12\x0c\n\x04\x62ins\x18\x03 \x03(\t\x12\x13\n\x0bheader_only\x18\x04 \x01(\x08\x12(\n\x06policy\x18\x05 \x01(\x0b\x32\x18.raftstore.v1.ReadPolicy\x12(\n\x06\x66ilter\x18\x06 \x01(\x0b\x32\x18.raftstore.v1.Expression\"J\n\x0bGetResponse\x12$\n\x06record\x18\x01 \x01(\x0b\x32\x14.raftstore.v1.Record\x12\x15\n\rsession_token\x18\x02 \x01(\x0c\"\xb0\x01\n\rExistsRequest\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x1b.raftstore.v1.RequestHeader\x12\x1e\n\x03key\x18\x02 \x01(\x0b\x32\x11.raftstore.v1.Key\x12(\n\x06policy\x18\x03 \x01(\x0b\x32\x18.raftstore.v1.ReadPolicy\x12(\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x18.raftstore.v1.Expression\"g\n\x0e\x45xistsResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12.\n\x08metadata\x18\x02 \x01(\x0b\x32\x1c.raftstore.v1.RecordMetadata\x12\x15\n\rsession_token\x18\x03 \x01(\x0c\"\xb1\x01\n\rDeleteRequest\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x1b.raftstore.v1.RequestHeader\x12\x1e\n\x03key\x18\x02 \x01(\x0b\x32\x11.raftstore.v1.Key\x12)\n\x06policy\x18\x03 \x01(\x0b\x32\x19.raftstore.v1.WritePolicy\x12(\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x18.raftstore.v1.Expression\"\xb0\x01\n\x0cTouchRequest\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x1b.raftstore.v1.RequestHeader\x12\x1e\n\x03key\x18\x02 \x01(\x0b\x32\x11.raftstore.v1.Key\x12)\n\x06policy\x18\x03 \x01(\x0b\x32\x19.raftstore.v1.WritePolicy\x12(\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x18.raftstore.v1.Expression\"\xba\x01\n\tOperation\x12)\n\x04type\x18\x01 \x01(\x0e\x32\x1b.raftstore.v1.OperationType\x12\x0b\n\x03\x62in\x18\x02 \x01(\t\x12\"\n\x05value\x18\x03 \x01(\x0b\x32\x13.raftstore.v1.Value\x12\r\n\x05index\x18\x04 \x01(\x03\x12\x12\n\x05\x63ount\x18\x05 \x01(\x03H\x00\x88\x01\x01\x12$\n\x07map_key\x18\x06 \x01(\x0b\x32\x13.raftstore.v1.ValueB\x08\n\x06_count\"\x8e\x02\n\x0eOperateRequest\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x1b.raftstore.v1.RequestHeader\x12\x1e\n\x03key\x18\x02 \x01(\x0b\x32\x11.raftstore.v1.Key\x12+\n\noperations\x18\x03 \x03(\x0b\x32\x17.raftstore.v1.Operation\x12)\n\x06policy\x18\x04 \x01(\x0b\x32\x19.raftstore.v1.WritePolicy\x12-\n\x0bread_policy\x18\x05 \x01(\x0b\x32\x18.raftstore.v1.ReadPolicy\x12(\n\x06\x66ilter\x18\x06 \x01(\x0b\x32\x18.raftstore.v1.Expression\";\n\x08OpResult\x12\x0b\n\x03\x62in\x18\x01 \x01(\t\x12\"\n\x05value\x18\x02 \x01(\x0b\x32\x13.raftstore.v1.Value\"w\n\x0fOperateResponse\x12$\n\x06record\x18\x01 \x01(\x0b\x32\x14.raftstore.v1.Record\x12\'\n\x07results\x18\x02 \x03(\x0b\x32\x16.raftstore.v1.OpResult\x12\x15\n\rsession_token\x18\x03 \x01(\x0c\"N\n\tBatchRead\x12\x1e\n\x03key\x18\x01 \x01(\x0b\x32\x11.raftstore.v1.Key\x12\x0c\n\x04\x62ins\x18\x02 \x03(\t\x12\x13\n\x0bheader_only\x18\x03 \x01(\x08\"\xba\x01\n\x0f\x42\x61tchGetRequest\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x1b.raftstore.v1.RequestHeader\x12&\n\x05reads\x18\x02 \x03(\x0b\x32\x17.raftstore.v1.BatchRead\x12(\n\x06policy\x18\x03 \x01(\x0b\x32\x18.raftstore.v1.ReadPolicy\x12(\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x18.raftstore.v1.Expression\"Y\n\x0b\x42\x61tchRecord\x12\x13\n\x0bresult_code\x18\x01 \x01(\x05\x12$\n\x06record\x18\x02 \x01(\x0b\x32\x14.raftstore.v1.Record\x12\x0f\n\x07message\x18\x03 \x01(\t\">\n\x10\x42\x61tchGetResponse\x12*\n\x07records\x18\x01 \x03(\x0b\x32\x19.raftstore.v1.BatchRecord*\xf0\x01\n\x12RecordExistsAction\x12$\n RECORD_EXISTS_ACTION_UNSPECIFIED\x10\x00\x12\x1f\n\x1bRECORD_EXISTS_ACTION_UPDATE\x10\x01\x12$\n RECORD_EXISTS_ACTION_UPDATE_ONLY\x10\x02\x12 \n\x1cRECORD_EXISTS_ACTION_REPLACE\x10\x03\x12%\n!RECORD_EXISTS_ACTION_REPLACE_ONLY\x10\x04\x12$\n RECORD_EXISTS_ACTION_CREATE_ONLY\x10\x05*\x9e\x01\n\x10GenerationPolicy\x12!\n\x1dGENERATION_POLICY_UNSPECIFIED\x10\x00\x12\x1a\n\x16GENERATION_POLICY_NONE\x10\x01\x12&\n\"GENERATION_POLICY_EXPECT_GEN_EQUAL\x10\x02\x12#\n\x1fGENERATION_POLICY_EXPECT_GEN_GT\x10\x03*r\n\x08ReadMode\x12\x19\n\x15READ_MODE_UNSPECIFIED\x10\x00\x12\x17\n\x13READ_MODE_LINEARIZE\x10\x01\x12\x15\n\x11READ_MODE_SESSION\x10\x02\x12\x1b\n\x17READ_MODE_ALLOW_REPLICA\x10\x03*\x88\x06\n\rOperationType\x12\x1e\n\x1aOPERATION_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13OPERATION_TYPE_READ\x10\x01\x12\x18\n\x14OPERATION_TYPE_WRITE\x10\x02\x12\x17\n\x13OPERATION_TYPE_INCR\x10\x03\x12\x19\n\x15OPERATION_TYPE_APPEND\x10\x04\x12\x1a\n\x16OPERATION_TYPE_PREPEND\x10\x05\x12\x18\n\x14OPERATION_TYPE_TOUCH\x10\x06\x12\x19\n\x15OPERATION_TYPE_DELETE\x10\x07\x12\x1e\n\x1aOPERATION_TYPE_LIST_APPEND\x10\x14\x12$\n OPERATION_TYPE_LIST_APPEND_ITEMS\x10\x15\x12\x1e\n\x1aOPERATION_TYPE_LIST_INSERT\x10\x16\x12\x1b\n\x17OPERATION_TYPE_LIST_SET\x10\x17\x12\x1b\n\x17OPERATION_TYPE_LIST_GET\x10\x18\x12!\n\x1dOPERATION_TYPE_LIST_GET_RANGE\x10\x19\x12\x1b\n\x17OPERATION_TYPE_LIST_POP\x10\x1a\x12\x1e\n\x1aOPERATION_TYPE_LIST_REMOVE\x10\x1b\x12\x1c\n\x18OPERATION_TYPE_LIST_SIZE\x10\x1c\x12\x1d\n\x19OPERATION_TYPE_LIST_CLEAR\x10\x1d\x12\x1a\n\x16OPERATION_TYPE_MAP_PUT\x10(\x12 \n\x1cOPERATION_TYPE_MAP_PUT_ITEMS\x10)\x12!\n\x1dOPERATION_TYPE_MAP_GET_BY_KEY\x10*\x12$\n OPERATION_TYPE_MAP_REMOVE_BY_KEY\x10+\x12 \n\x1cOPERATION_TYPE_MAP_INCREMENT\x10,\x12\x1b\n\x17OPERATION_TYPE_MAP_SIZE\x10-\x12\x1c\n\x18OPERATION_TYPE_MAP_CLEAR\x10.2\xdc\x03\n\x02KV\x12<\n\x03Put\x12\x18.raftstore.v1.PutRequest\x1a\x1b.raftstore.v1.WriteResponse\x12:\n\x03Get\x12\x18.raftstore.v1.GetRequest\x1a\x19.raftstore.v1.GetResponse\x12\x43\n\x06\x45xists\x12\x1b.raftstore.v1.ExistsRequest\x1a\x1c.raftstore.v1.ExistsResponse\x12\x42\n\x06\x44\x65lete\x12\x1b.raftstore.v1.DeleteRequest\x1a\x1b.raftstore.v1.WriteResponse\x12@\n\x05Touch\x12\x1a.raftstore.v1.TouchRequest\x1a\x1b.raftstore.v1.WriteResponse\x12\x46\n\x07Operate\x12\x1c.raftstore.v1.OperateRequest\x1a\x1d.raftstore.v1.OperateResponse\x12I\n\x08\x42\x61tchGet\x12\x1d.raftstore.v1.BatchGetRequest\x1a\x1e.raftstore.v1.BatchGetResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,54 +35,54 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PUTREQUEST_BINSENTRY']._loaded_options = None
   _globals['_PUTREQUEST_BINSENTRY']._serialized_options = b'8\001'
-  _globals['_RECORDEXISTSACTION']._serialized_start=2552
-  _globals['_RECORDEXISTSACTION']._serialized_end=2792
-  _globals['_GENERATIONPOLICY']._serialized_start=2795
-  _globals['_GENERATIONPOLICY']._serialized_end=2953
-  _globals['_READMODE']._serialized_start=2955
-  _globals['_READMODE']._serialized_end=3069
-  _globals['_OPERATIONTYPE']._serialized_start=3072
-  _globals['_OPERATIONTYPE']._serialized_end=3848
-  _globals['_REQUESTHEADER']._serialized_start=66
-  _globals['_REQUESTHEADER']._serialized_end=175
-  _globals['_WRITEPOLICY']._serialized_start=178
-  _globals['_WRITEPOLICY']._serialized_end=375
-  _globals['_READPOLICY']._serialized_start=377
-  _globals['_READPOLICY']._serialized_end=432
-  _globals['_PUTREQUEST']._serialized_start=435
-  _globals['_PUTREQUEST']._serialized_end=683
-  _globals['_PUTREQUEST_BINSENTRY']._serialized_start=619
-  _globals['_PUTREQUEST_BINSENTRY']._serialized_end=683
-  _globals['_WRITERESPONSE']._serialized_start=685
-  _globals['_WRITERESPONSE']._serialized_end=803
-  _globals['_GETREQUEST']._serialized_start=806
-  _globals['_GETREQUEST']._serialized_end=972
-  _globals['_GETRESPONSE']._serialized_start=974
-  _globals['_GETRESPONSE']._serialized_end=1048
-  _globals['_EXISTSREQUEST']._serialized_start=1051
-  _globals['_EXISTSREQUEST']._serialized_end=1185
-  _globals['_EXISTSRESPONSE']._serialized_start=1187
-  _globals['_EXISTSRESPONSE']._serialized_end=1290
-  _globals['_DELETEREQUEST']._serialized_start=1293
-  _globals['_DELETEREQUEST']._serialized_end=1428
-  _globals['_TOUCHREQUEST']._serialized_start=1431
-  _globals['_TOUCHREQUEST']._serialized_end=1565
-  _globals['_OPERATION']._serialized_start=1568
-  _globals['_OPERATION']._serialized_end=1754
-  _globals['_OPERATEREQUEST']._serialized_start=1757
-  _globals['_OPERATEREQUEST']._serialized_end=1985
-  _globals['_OPRESULT']._serialized_start=1987
-  _globals['_OPRESULT']._serialized_end=2046
-  _globals['_OPERATERESPONSE']._serialized_start=2048
-  _globals['_OPERATERESPONSE']._serialized_end=2167
-  _globals['_BATCHREAD']._serialized_start=2169
-  _globals['_BATCHREAD']._serialized_end=2247
-  _globals['_BATCHGETREQUEST']._serialized_start=2250
-  _globals['_BATCHGETREQUEST']._serialized_end=2394
-  _globals['_BATCHRECORD']._serialized_start=2396
-  _globals['_BATCHRECORD']._serialized_end=2485
-  _globals['_BATCHGETRESPONSE']._serialized_start=2487
-  _globals['_BATCHGETRESPONSE']._serialized_end=2549
-  _globals['_KV']._serialized_start=3851
-  _globals['_KV']._serialized_end=4327
+  _globals['_RECORDEXISTSACTION']._serialized_start=2870
+  _globals['_RECORDEXISTSACTION']._serialized_end=3110
+  _globals['_GENERATIONPOLICY']._serialized_start=3113
+  _globals['_GENERATIONPOLICY']._serialized_end=3271
+  _globals['_READMODE']._serialized_start=3273
+  _globals['_READMODE']._serialized_end=3387
+  _globals['_OPERATIONTYPE']._serialized_start=3390
+  _globals['_OPERATIONTYPE']._serialized_end=4166
+  _globals['_REQUESTHEADER']._serialized_start=90
+  _globals['_REQUESTHEADER']._serialized_end=199
+  _globals['_WRITEPOLICY']._serialized_start=202
+  _globals['_WRITEPOLICY']._serialized_end=399
+  _globals['_READPOLICY']._serialized_start=401
+  _globals['_READPOLICY']._serialized_end=456
+  _globals['_PUTREQUEST']._serialized_start=459
+  _globals['_PUTREQUEST']._serialized_end=749
+  _globals['_PUTREQUEST_BINSENTRY']._serialized_start=685
+  _globals['_PUTREQUEST_BINSENTRY']._serialized_end=749
+  _globals['_WRITERESPONSE']._serialized_start=751
+  _globals['_WRITERESPONSE']._serialized_end=869
+  _globals['_GETREQUEST']._serialized_start=872
+  _globals['_GETREQUEST']._serialized_end=1080
+  _globals['_GETRESPONSE']._serialized_start=1082
+  _globals['_GETRESPONSE']._serialized_end=1156
+  _globals['_EXISTSREQUEST']._serialized_start=1159
+  _globals['_EXISTSREQUEST']._serialized_end=1335
+  _globals['_EXISTSRESPONSE']._serialized_start=1337
+  _globals['_EXISTSRESPONSE']._serialized_end=1440
+  _globals['_DELETEREQUEST']._serialized_start=1443
+  _globals['_DELETEREQUEST']._serialized_end=1620
+  _globals['_TOUCHREQUEST']._serialized_start=1623
+  _globals['_TOUCHREQUEST']._serialized_end=1799
+  _globals['_OPERATION']._serialized_start=1802
+  _globals['_OPERATION']._serialized_end=1988
+  _globals['_OPERATEREQUEST']._serialized_start=1991
+  _globals['_OPERATEREQUEST']._serialized_end=2261
+  _globals['_OPRESULT']._serialized_start=2263
+  _globals['_OPRESULT']._serialized_end=2322
+  _globals['_OPERATERESPONSE']._serialized_start=2324
+  _globals['_OPERATERESPONSE']._serialized_end=2443
+  _globals['_BATCHREAD']._serialized_start=2445
+  _globals['_BATCHREAD']._serialized_end=2523
+  _globals['_BATCHGETREQUEST']._serialized_start=2526
+  _globals['_BATCHGETREQUEST']._serialized_end=2712
+  _globals['_BATCHRECORD']._serialized_start=2714
+  _globals['_BATCHRECORD']._serialized_end=2803
+  _globals['_BATCHGETRESPONSE']._serialized_start=2805
+  _globals['_BATCHGETRESPONSE']._serialized_end=2867
+  _globals['_KV']._serialized_start=4169
+  _globals['_KV']._serialized_end=4645
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from raftstore.v1 import exp_pb2 as _exp_pb2
 from raftstore.v1 import values_pb2 as _values_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -135,7 +136,7 @@ class ReadPolicy(_message.Message):
     def __init__(self, read_mode: _Optional[_Union[ReadMode, str]] = ...) -> None: ...
 
 class PutRequest(_message.Message):
-    __slots__ = ("header", "key", "bins", "policy")
+    __slots__ = ("header", "key", "bins", "policy", "filter")
     class BinsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -147,11 +148,13 @@ class PutRequest(_message.Message):
     KEY_FIELD_NUMBER: _ClassVar[int]
     BINS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     header: RequestHeader
     key: _values_pb2.Key
     bins: _containers.MessageMap[str, _values_pb2.Value]
     policy: WritePolicy
-    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., key: _Optional[_Union[_values_pb2.Key, _Mapping]] = ..., bins: _Optional[_Mapping[str, _values_pb2.Value]] = ..., policy: _Optional[_Union[WritePolicy, _Mapping]] = ...) -> None: ...
+    filter: _exp_pb2.Expression
+    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., key: _Optional[_Union[_values_pb2.Key, _Mapping]] = ..., bins: _Optional[_Mapping[str, _values_pb2.Value]] = ..., policy: _Optional[_Union[WritePolicy, _Mapping]] = ..., filter: _Optional[_Union[_exp_pb2.Expression, _Mapping]] = ...) -> None: ...
 
 class WriteResponse(_message.Message):
     __slots__ = ("key", "metadata", "session_token")
@@ -164,18 +167,20 @@ class WriteResponse(_message.Message):
     def __init__(self, key: _Optional[_Union[_values_pb2.Key, _Mapping]] = ..., metadata: _Optional[_Union[_values_pb2.RecordMetadata, _Mapping]] = ..., session_token: _Optional[bytes] = ...) -> None: ...
 
 class GetRequest(_message.Message):
-    __slots__ = ("header", "key", "bins", "header_only", "policy")
+    __slots__ = ("header", "key", "bins", "header_only", "policy", "filter")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     BINS_FIELD_NUMBER: _ClassVar[int]
     HEADER_ONLY_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     header: RequestHeader
     key: _values_pb2.Key
     bins: _containers.RepeatedScalarFieldContainer[str]
     header_only: bool
     policy: ReadPolicy
-    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., key: _Optional[_Union[_values_pb2.Key, _Mapping]] = ..., bins: _Optional[_Iterable[str]] = ..., header_only: _Optional[bool] = ..., policy: _Optional[_Union[ReadPolicy, _Mapping]] = ...) -> None: ...
+    filter: _exp_pb2.Expression
+    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., key: _Optional[_Union[_values_pb2.Key, _Mapping]] = ..., bins: _Optional[_Iterable[str]] = ..., header_only: _Optional[bool] = ..., policy: _Optional[_Union[ReadPolicy, _Mapping]] = ..., filter: _Optional[_Union[_exp_pb2.Expression, _Mapping]] = ...) -> None: ...
 
 class GetResponse(_message.Message):
     __slots__ = ("record", "session_token")
@@ -186,14 +191,16 @@ class GetResponse(_message.Message):
     def __init__(self, record: _Optional[_Union[_values_pb2.Record, _Mapping]] = ..., session_token: _Optional[bytes] = ...) -> None: ...
 
 class ExistsRequest(_message.Message):
-    __slots__ = ("header", "key", "policy")
+    __slots__ = ("header", "key", "policy", "filter")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     header: RequestHeader
     key: _values_pb2.Key
     policy: ReadPolicy
-    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., key: _Optional[_Union[_values_pb2.Key, _Mapping]] = ..., policy: _Optional[_Union[ReadPolicy, _Mapping]] = ...) -> None: ...
+    filter: _exp_pb2.Expression
+    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., key: _Optional[_Union[_values_pb2.Key, _Mapping]] = ..., policy: _Optional[_Union[ReadPolicy, _Mapping]] = ..., filter: _Optional[_Union[_exp_pb2.Expression, _Mapping]] = ...) -> None: ...
 
 class ExistsResponse(_message.Message):
     __slots__ = ("exists", "metadata", "session_token")
@@ -206,24 +213,28 @@ class ExistsResponse(_message.Message):
     def __init__(self, exists: _Optional[bool] = ..., metadata: _Optional[_Union[_values_pb2.RecordMetadata, _Mapping]] = ..., session_token: _Optional[bytes] = ...) -> None: ...
 
 class DeleteRequest(_message.Message):
-    __slots__ = ("header", "key", "policy")
+    __slots__ = ("header", "key", "policy", "filter")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     header: RequestHeader
     key: _values_pb2.Key
     policy: WritePolicy
-    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., key: _Optional[_Union[_values_pb2.Key, _Mapping]] = ..., policy: _Optional[_Union[WritePolicy, _Mapping]] = ...) -> None: ...
+    filter: _exp_pb2.Expression
+    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., key: _Optional[_Union[_values_pb2.Key, _Mapping]] = ..., policy: _Optional[_Union[WritePolicy, _Mapping]] = ..., filter: _Optional[_Union[_exp_pb2.Expression, _Mapping]] = ...) -> None: ...
 
 class TouchRequest(_message.Message):
-    __slots__ = ("header", "key", "policy")
+    __slots__ = ("header", "key", "policy", "filter")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     header: RequestHeader
     key: _values_pb2.Key
     policy: WritePolicy
-    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., key: _Optional[_Union[_values_pb2.Key, _Mapping]] = ..., policy: _Optional[_Union[WritePolicy, _Mapping]] = ...) -> None: ...
+    filter: _exp_pb2.Expression
+    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., key: _Optional[_Union[_values_pb2.Key, _Mapping]] = ..., policy: _Optional[_Union[WritePolicy, _Mapping]] = ..., filter: _Optional[_Union[_exp_pb2.Expression, _Mapping]] = ...) -> None: ...
 
 class Operation(_message.Message):
     __slots__ = ("type", "bin", "value", "index", "count", "map_key")
@@ -242,18 +253,20 @@ class Operation(_message.Message):
     def __init__(self, type: _Optional[_Union[OperationType, str]] = ..., bin: _Optional[str] = ..., value: _Optional[_Union[_values_pb2.Value, _Mapping]] = ..., index: _Optional[int] = ..., count: _Optional[int] = ..., map_key: _Optional[_Union[_values_pb2.Value, _Mapping]] = ...) -> None: ...
 
 class OperateRequest(_message.Message):
-    __slots__ = ("header", "key", "operations", "policy", "read_policy")
+    __slots__ = ("header", "key", "operations", "policy", "read_policy", "filter")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     OPERATIONS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     READ_POLICY_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     header: RequestHeader
     key: _values_pb2.Key
     operations: _containers.RepeatedCompositeFieldContainer[Operation]
     policy: WritePolicy
     read_policy: ReadPolicy
-    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., key: _Optional[_Union[_values_pb2.Key, _Mapping]] = ..., operations: _Optional[_Iterable[_Union[Operation, _Mapping]]] = ..., policy: _Optional[_Union[WritePolicy, _Mapping]] = ..., read_policy: _Optional[_Union[ReadPolicy, _Mapping]] = ...) -> None: ...
+    filter: _exp_pb2.Expression
+    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., key: _Optional[_Union[_values_pb2.Key, _Mapping]] = ..., operations: _Optional[_Iterable[_Union[Operation, _Mapping]]] = ..., policy: _Optional[_Union[WritePolicy, _Mapping]] = ..., read_policy: _Optional[_Union[ReadPolicy, _Mapping]] = ..., filter: _Optional[_Union[_exp_pb2.Expression, _Mapping]] = ...) -> None: ...
 
 class OpResult(_message.Message):
     __slots__ = ("bin", "value")
@@ -284,14 +297,16 @@ class BatchRead(_message.Message):
     def __init__(self, key: _Optional[_Union[_values_pb2.Key, _Mapping]] = ..., bins: _Optional[_Iterable[str]] = ..., header_only: _Optional[bool] = ...) -> None: ...
 
 class BatchGetRequest(_message.Message):
-    __slots__ = ("header", "reads", "policy")
+    __slots__ = ("header", "reads", "policy", "filter")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     READS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     header: RequestHeader
     reads: _containers.RepeatedCompositeFieldContainer[BatchRead]
     policy: ReadPolicy
-    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., reads: _Optional[_Iterable[_Union[BatchRead, _Mapping]]] = ..., policy: _Optional[_Union[ReadPolicy, _Mapping]] = ...) -> None: ...
+    filter: _exp_pb2.Expression
+    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., reads: _Optional[_Iterable[_Union[BatchRead, _Mapping]]] = ..., policy: _Optional[_Union[ReadPolicy, _Mapping]] = ..., filter: _Optional[_Union[_exp_pb2.Expression, _Mapping]] = ...) -> None: ...
 
 class BatchRecord(_message.Message):
     __slots__ = ("result_code", "record", "message")

@@ -13,7 +13,12 @@ Directives (each write or read is one entry unless grouped by ``entry``)::
     dump                                                   every stored record
     session client=C                                       a client's dedup session
 
-Common arguments: ``ns=`` (default test), ``set=`` (default none). KEY is a bare word
+Common arguments: ``ns=`` (default test), ``set=`` (default none), ``filter=EXPR``: a
+filter expression written with the builder's names (``raftstore_client.exp``: ``ge(
+int_bin("age"), 21)``) plus ``raw_call(op_number, ...)``, ``raw_bin(name, type_number)``
+and ``nested(n)`` (n levels of not) for malformed trees. The filter is parsed as the node
+parses it before proposing: a malformed one prints ``refused: PARAMETER_ERROR (4): ...``
+and nothing is applied. KEY is a bare word
 (a string key) or a Python literal (``7``, ``b"x"``, ``"7"``). POLICY: ``exists=
 update|update_only|replace|replace_only|create_only``, ``gen=eq:N|gt:N``, ``ttl=S``,
 ``send-key``. SESSION: ``client=C seq=N [acked=N]``.
@@ -31,14 +36,18 @@ import math
 import re
 from typing import Any
 
+from raftstore_client import exp
+
 from raftstore.commands import Delete, Entry, Op, Operate, OpType, Put, Read, Request, Result, Touch
-from raftstore.errors import ResultCode
+from raftstore.errors import ParameterError, ResultCode
+from raftstore.expressions import parse_filter
 from raftstore.keys import Key
 from raftstore.namespaces import NamespaceConfig
 from raftstore.policy import GenPolicy, RecordExistsAction, WritePolicy
 from raftstore.records import decode_record
 from raftstore.state_machine import StateMachine, decode_session
 from raftstore.storage.memory import MemoryStore
+from raftstore.v1 import exp_pb2
 from tests.datadriven import TestCase, parse_directive
 
 OP_PARAMS: dict[OpType, tuple[str, ...]] = {
@@ -125,6 +134,43 @@ def _call(name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
     return Op(kind, **dict(zip(OP_PARAMS[kind], args, strict=False)), **kwargs)
 
 
+def _raw_call(op: int, *args: Any) -> exp_pb2.Expression:
+    msg = exp_pb2.Expression()
+    msg.call.op = op
+    for arg in args:
+        msg.call.args.add().CopyFrom(arg if isinstance(arg, exp_pb2.Expression) else exp.val(arg))
+    return msg
+
+
+def _nested(depth: int) -> exp_pb2.Expression:
+    msg = exp.val(True)
+    for _ in range(depth - 1):
+        msg = exp.not_(msg)
+    return msg
+
+
+_FILTER_NAMES: dict[str, Any] = {
+    **{name: getattr(exp, name) for name in exp.__all__},
+    "raw_call": _raw_call,
+    "raw_bin": lambda name, kind: exp_pb2.Expression(
+        bin=exp_pb2.BinExpression(name=name, type=kind)
+    ),
+    "nested": _nested,
+}
+
+
+def filter_expression(text: str) -> exp_pb2.Expression:
+    """A transcript's ``filter=`` text as the message a client sends."""
+    return _filter_eval(ast.parse(text.strip(), mode="eval").body)
+
+
+def _filter_eval(node: ast.expr) -> Any:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        args = [_filter_eval(a) for a in node.args]
+        return _FILTER_NAMES[node.func.id](*args)
+    return _eval(node)
+
+
 def user_key(text: str) -> Any:
     """A bare word is a string key; anything else is a literal."""
     return text if _WORD.match(text) else evaluate(text)
@@ -167,9 +213,13 @@ class Harness:
         handler = getattr(self, "_do_" + case.cmd.replace("-", "_"), None)
         if handler is not None:
             return handler(case)
+        try:
+            request = self._request(case)
+        except ParameterError as e:  # the node refuses it before proposing
+            return f"refused: {format_result(Result(e.code, message=e.message))}"
         if case.cmd == "get" and case.has("local"):
-            return format_result(self.machine.read(self.store, self._command(case), self.now_ms))
-        results = self._apply([self._request(case)])
+            return format_result(self.machine.read(self.store, request.command, self.now_ms))
+        results = self._apply([request])
         return format_result(results[0])
 
     def _apply(self, requests: list[Request]) -> list[Result]:
@@ -235,17 +285,18 @@ class Harness:
 
     def _command(self, case: TestCase) -> Any:
         key = self._key(case)
+        flt = parse_filter(filter_expression(case.arg("filter"))) if case.has("filter") else None
         if case.cmd == "put":
-            return Put(key, evaluate(case.arg("bins")), _policy(case))
+            return Put(key, evaluate(case.arg("bins")), _policy(case), flt)
         if case.cmd == "delete":
-            return Delete(key, _policy(case))
+            return Delete(key, _policy(case), flt)
         if case.cmd == "touch":
-            return Touch(key, _policy(case))
+            return Touch(key, _policy(case), flt)
         if case.cmd == "operate":
-            return Operate(key, tuple(evaluate(case.arg("ops"))), _policy(case))
+            return Operate(key, tuple(evaluate(case.arg("ops"))), _policy(case), flt)
         if case.cmd == "get":
             bins = evaluate(case.arg("bins")) if case.has("bins") else None
-            return Read(key, bins, header_only=case.has("header"))
+            return Read(key, bins, header_only=case.has("header"), filter=flt)
         raise ValueError(f"unknown command {case.cmd!r}")
 
     def _key(self, case: TestCase) -> Key:

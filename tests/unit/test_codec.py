@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from raftstore_client import exp
 
 from raftstore.codec import FORMAT_VERSION, CodecError, decode_entry, encode_entry
 from raftstore.commands import Delete, Entry, Op, Operate, OpType, Put, Read, Request, Touch
+from raftstore.expressions import parse_filter
 from raftstore.keys import Key
 from raftstore.policy import GenPolicy, RecordExistsAction, WritePolicy
 from raftstore.v1 import command_pb2
@@ -96,3 +98,34 @@ def test_an_entry_carries_many_requests_in_order() -> None:
 def test_malformed_entries_raise_codec_error(data: bytes) -> None:
     with pytest.raises(CodecError):
         decode_entry(data)
+
+
+FILTER = parse_filter(
+    exp.and_(exp.ge(exp.int_bin("age"), 21), exp.lt(exp.ttl(), 60), exp.ne(exp.val(None), 1.5))
+)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        Put(KEY, {"a": 1}, POLICY, FILTER),
+        Read(KEY, ("a",), False, FILTER),
+        Read(KEY, None, True, FILTER),
+        Delete(KEY, POLICY, FILTER),
+        Touch(KEY, POLICY, FILTER),
+        Operate(KEY, (Op(OpType.INCR, "a", 1),), POLICY, FILTER),
+    ],
+    ids=lambda c: type(c).__name__,
+)
+def test_a_filter_travels_with_every_command(command: object) -> None:
+    entry = Entry(5, (Request(command),))  # type: ignore[arg-type]
+    assert decode_entry(encode_entry(entry)) == entry
+
+
+def test_a_malformed_filter_in_an_entry_is_a_codec_error() -> None:
+    msg = command_pb2.Entry(format_version=FORMAT_VERSION, now_ms=1)
+    read = msg.requests.add().read
+    read.key.namespace, read.key.digest = "test", KEY.digest
+    read.filter.call.op = 999
+    with pytest.raises(CodecError, match="unknown expression operator 999"):
+        decode_entry(msg.SerializeToString())

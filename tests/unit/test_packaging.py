@@ -14,7 +14,8 @@ import sys
 for name in ("rocksdict", "pysyncobj", "msgpack", "raftstore_node"):
     sys.modules[name] = None  # importing any of them now raises ImportError
 import raftstore_client
-from raftstore_client import Client, AsyncClient, operations, WritePolicy
+from raftstore_client import Client, AsyncClient, operations, WritePolicy, exp
+exp.and_(exp.ge(exp.int_bin("age"), 21), exp.not_(exp.key_exists()))
 from raftstore_client.cli import build_parser
 build_parser()
 print("ok", sorted(m for m in ("rocksdict", "pysyncobj", "msgpack") if sys.modules.get(m)))

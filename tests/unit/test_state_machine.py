@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
+from raftstore_client import exp
 
 import raftstore
 from raftstore.commands import (
@@ -21,6 +22,7 @@ from raftstore.commands import (
     Touch,
 )
 from raftstore.errors import ResultCode, ServerError
+from raftstore.expressions import parse, parse_filter
 from raftstore.keys import Key
 from raftstore.namespaces import NamespaceConfig
 from raftstore.policy import RecordExistsAction, WritePolicy
@@ -51,17 +53,27 @@ def contents(store: MemoryStore) -> tuple[dict, dict]:
 # --- exactly-once under whole-entry retries ---------------------------------------------
 
 
+FILTERS = [
+    None,
+    None,
+    parse_filter(exp.lt(exp.int_bin("n"), 12)),
+    parse_filter(exp.not_(exp.record_exists())),
+    parse_filter(exp.or_(exp.gt(exp.ttl(), 1), exp.eq(exp.list_size("l"), 2))),
+]
+
+
 def random_command(rng: random.Random) -> object:
     key = rng.choice(KEYS)
     exists = rng.choice(list(RecordExistsAction))
     policy = WritePolicy(exists=exists, ttl=rng.choice([0, 1, -1, -2]))
     kind = rng.randrange(5)
+    flt = rng.choice(FILTERS)
     if kind == 0:
-        return Put(key, {rng.choice("xyz"): rng.choice([None, 1, "s", [1]])}, policy)
+        return Put(key, {rng.choice("xyz"): rng.choice([None, 1, "s", [1]])}, policy, flt)
     if kind == 1:
-        return Delete(key)
+        return Delete(key, filter=flt)
     if kind == 2:
-        return Touch(key, WritePolicy(ttl=rng.choice([0, 5, -2])))
+        return Touch(key, WritePolicy(ttl=rng.choice([0, 5, -2])), flt)
     ops = rng.sample(
         [
             Op(OpType.INCR, "n", rng.randint(1, 9)),
@@ -73,7 +85,7 @@ def random_command(rng: random.Random) -> object:
         ],
         k=rng.randint(1, 3),
     )
-    return Operate(key, tuple(ops), policy)
+    return Operate(key, tuple(ops), policy, flt)
 
 
 class Client:
@@ -270,6 +282,9 @@ MALFORMED = [
     Request(Operate(KEYS[0], None)),
     Request(Operate(KEYS[0], (Op(OpType.LIST_INSERT, "l", 1, index=None),))),
     Request(Read(KEYS[0], bins="a")),
+    Request(Put(KEYS[0], {"a": 1}, filter="age > 21")),
+    Request(Delete(KEYS[0], filter=parse(exp.add(1, 2)))),  # not a boolean
+    Request(Operate(KEYS[0], (Op(OpType.INCR, "n", 1),), filter=exp.val(True))),  # unparsed
     Request(Put(KEYS[0], {"a": 1}), client_id="str id", seq=1),
     Request(Put(KEYS[0], {"a": 1}), client_id=b"c", seq="1"),
     Request(Put(KEYS[0], {"a": 1}), client_id=b"c", seq=1, acked_seq=None),
