@@ -100,6 +100,8 @@ class AsyncClient:
         self._stubs.clear()
 
     async def __aenter__(self) -> AsyncClient:
+        if not self._table.loaded:  # ``async with AsyncClient(hosts)`` as well as connect()
+            await self.refresh()
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -137,3 +137,14 @@ def test_the_asyncio_client_has_the_same_commands(shared_cluster: Cluster) -> No
             assert (await c.exists(key))[1] is None
 
     asyncio.run(run())
+
+
+def test_the_asyncio_client_loads_the_partition_map_in_async_with(
+    shared_cluster: Cluster,
+) -> None:
+    async def run() -> None:
+        async with AsyncClient(shared_cluster.hosts) as c:
+            await c.put(("test", "api", "async-with"), {"a": 1})
+            assert (await c.get(("test", "api", "async-with"))).bins == {"a": 1}
+
+    asyncio.run(run())
