@@ -11,7 +11,8 @@ Families (every name starts ``raftstore_``):
 | ``group_role`` | gauge 0/1 | group, role | ``group.status()`` |
 | ``group_term``, ``group_commit_index``, ``group_applied_index`` | gauge | group | status |
 | ``group_last_log_index``, ``group_snapshot_index``, ``group_log_entries`` | gauge | group | |
-| ``store_size_bytes``, ``store_keys`` | gauge | group | RocksDB estimates |
+| ``store_size_bytes``, ``store_keys`` | gauge | group | RocksDB estimates, the group's CF |
+| ``engine_memtable_bytes``, ``engine_block_cache_bytes`` | gauge | | the node's one RocksDB |
 | ``data_dir_available_bytes``, ``data_dir_capacity_bytes`` | gauge | | statvfs |
 | ``requests_total`` | counter | command, result | gRPC interceptor |
 | ``request_duration_seconds`` | histogram | command, result | gRPC interceptor |
@@ -189,6 +190,7 @@ class NodeCollector:
     def collect(self) -> Iterator[Metric]:
         yield from self._node_families()
         yield from self._group_families()
+        yield from self._engine_families()
         yield from self._disk_families()
 
     def _node_families(self) -> Iterator[Metric]:
@@ -223,6 +225,19 @@ class NodeCollector:
             keys.add_metric([gid], _store_property(group, "rocksdb.estimate-num-keys"))
         yield from (leader, role, *gauges.values(), size, keys)
 
+    def _engine_families(self) -> Iterator[Metric]:
+        engine = getattr(self._node, "engine", None)
+        if engine is None:
+            return
+        memtables = _gauge("engine_memtable_bytes", "memtables of every group's column family")
+        cache = _gauge("engine_block_cache_bytes", "the block cache shared by every group")
+        try:
+            memtables.add_metric([], engine.memtable_bytes())
+            cache.add_metric([], engine.block_cache_bytes())
+        except Exception:  # a closed engine (node stopping): report nothing
+            return
+        yield from (memtables, cache)
+
     def _disk_families(self) -> Iterator[Metric]:
         avail = _gauge("data_dir_available_bytes", "bytes available to the node in its data dir")
         cap = _gauge("data_dir_capacity_bytes", "size of the file system holding the data dir")
@@ -236,15 +251,17 @@ class NodeCollector:
 
 
 def _store_size(group: Any) -> float:
-    return _store_property(group, "rocksdb.estimate-live-data-size") + _store_property(
-        group, "rocksdb.cur-size-all-mem-tables"
-    )
+    try:
+        return float(group.store.approximate_size())
+    except Exception:  # a closed store or a test double: report nothing rather than fail
+        return 0.0
 
 
 def _store_property(group: Any, name: str) -> float:
+    """A RocksDB property of the group's column family (per-CF, not the node's DB)."""
     try:
-        return float(group.store.db.property_int_value(name) or 0)
-    except Exception:  # a closed or replaced store: report nothing rather than fail the scrape
+        return float(group.store.property_int(name))
+    except Exception:  # a closed store or a test double: report nothing rather than fail
         return 0.0
 
 

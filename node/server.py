@@ -49,7 +49,8 @@ from raftstore.replication.journal import DurableJournal, JournalError
 from raftstore.replication.mesh import PeerMesh
 from raftstore.replication.replica import Replica
 from raftstore.state_machine import StateMachine
-from raftstore.storage.rocks import RocksStore
+from raftstore.storage.engine import Engine
+from raftstore.storage.rocks import GroupStore
 from raftstore.v1 import cluster_pb2, kv_pb2, testing_pb2
 
 log = logging.getLogger("raftstore.node")
@@ -123,7 +124,9 @@ class RaftstoreNode:
         self.router = Router(self.config, self.groups, self.placement, self.leaders)
         self.forwarder = Forwarder(self.config, self.mesh.is_blocked)
         self.dispatcher = Dispatcher(self.router, self.forwarder)
+        self.engine = Engine(self.config.data_dir / "store", failpoints=self.failpoints.hit)
         self.membership.remove_stale_replicas()
+        self.engine.retain(self.membership.state.hosted_by(self.config.node_id))
         self.membership.reconcile()  # opens the replicas placed on this node
         await self.mesh.start()
         self.driver.start()
@@ -174,9 +177,14 @@ class RaftstoreNode:
         for peer in self.mesh.connected_peers():
             group.peer_up(peer)
 
-    def _open_store(self, gid: str, directory: Path) -> RocksStore:
-        """The record store of this node's replica of ``gid``."""
-        return RocksStore(directory / "db")
+    def _open_store(self, gid: str, directory: Path) -> GroupStore:
+        """The record store of this node's replica of ``gid``: its column family in the
+        node's engine. A RocksDB of the previous layout (``<replica dir>/db``) is imported
+        first, then deleted."""
+        legacy = directory / "db"
+        if legacy.exists():
+            self.engine.import_legacy(gid, legacy)
+        return self.engine.store(gid)
 
     def _open_journal(self, gid: str, directory: Path) -> DurableJournal:
         """The Raft journal of this node's replica of ``gid``."""
@@ -245,6 +253,7 @@ class RaftstoreNode:
         await self.forwarder.close()
         for group in self.groups.values():
             group.close()
+        self.engine.close()  # after the groups: they hold its column families
         log.info("node %s stopped", self.config.node_id)
 
     def uptime(self) -> float:

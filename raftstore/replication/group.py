@@ -12,7 +12,8 @@ pysyncobj's gaps (see DESIGN.md):
 - apply: entries are protobuf envelopes applied by ``_apply_entry``; nothing replicated
   is pickled, and an entry at or below the store's applied index (a replay after a
   restart) is skipped, so no entry is applied twice;
-- snapshots: RocksDB checkpoints (no fork), see ``snapshot.py``.
+- snapshots: the group's column family exported to an SST file (no fork), see
+  ``snapshot.py``.
 
 pysyncobj 0.3.17 internals touched (and only here and in ``journal.attach_journal``):
 ``_SyncObj__doApplyCommand`` is overridden; the journal is swapped in after construction.
@@ -43,9 +44,16 @@ from raftstore.errors import PartitionUnavailable, RaftstoreError, ServerError, 
 from raftstore.replication.journal import DurableJournal, JournalError, attach_journal
 from raftstore.replication.messages import check_message, trim_append_entries
 from raftstore.replication.readindex import PROBE, PROBE_ACK, ReadBarrier, Waiter, probe_answer
-from raftstore.replication.snapshot import Manifest, extract_db, read_manifest, write_snapshot
+from raftstore.replication.snapshot import (
+    ROWS,
+    Manifest,
+    extract_rows,
+    read_manifest,
+    write_snapshot,
+)
 from raftstore.state_machine import StateMachine
-from raftstore.storage.rocks import RocksStore
+from raftstore.storage.engine import Engine
+from raftstore.storage.rocks import GroupStore
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +196,7 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         fsync: bool = True,
         failpoints: Callable[[str], None] | None = None,
         passive: bool = False,
-        store: RocksStore | None = None,
+        store: GroupStore | None = None,
         journal: DurableJournal | None = None,
     ) -> None:
         self.group_id = group_id
@@ -202,7 +210,9 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         directory.mkdir(parents=True, exist_ok=True)
         # The node passes the store and journal it keeps for this group; by default the
         # replica has its own RocksDB and journal under ``directory``.
-        self.store = store if store is not None else RocksStore(directory / "db")
+        if store is None:
+            store = Engine.standalone(directory / "store", group_id)
+        self.store = store
         self.journal = (
             journal
             if journal is not None
@@ -566,21 +576,23 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
 
     def _serialize(self, path: str, data: tuple[Any, Any, Any]) -> None:
         last, prev, cluster = data
-        checkpoint = self.directory / "snapshot.checkpoint"
-        shutil.rmtree(checkpoint, ignore_errors=True)
+        staging = self.directory / "snapshot.staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
         self.store.make_durable()  # the journal is about to drop these entries
-        self.store.checkpoint(checkpoint)
-        manifest = Manifest(
-            self.group_id,
-            tuple(last),
-            tuple(prev),
-            tuple(sorted(n.id for n in cluster)),
-            self.store.applied_index(),
-        )
         try:
-            write_snapshot(path, manifest, checkpoint)
+            rows = staging / ROWS
+            has_rows = self.store.export(rows)
+            manifest = Manifest(
+                self.group_id,
+                tuple(last),
+                tuple(prev),
+                tuple(sorted(n.id for n in cluster)),
+                self.store.applied_index(),
+            )
+            write_snapshot(path, manifest, rows if has_rows else None)
         finally:
-            shutil.rmtree(checkpoint, ignore_errors=True)
+            shutil.rmtree(staging, ignore_errors=True)
         self.snapshot_index = last[1]
         log.info("group %s: snapshot at index %d", self.group_id, last[1])
 
@@ -588,9 +600,11 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         manifest = read_manifest(path)
         if manifest.applied_index > self.store.applied_index():
             self._failpoints("snapshot.install")
-            target = self.directory / "db.incoming"
-            extract_db(path, target)
-            self.store.replace_with(target)
+            staging = self.directory / "snapshot.incoming"
+            try:
+                self.store.install(extract_rows(path, staging, self.store.sst_options()))
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
             log.info(
                 "group %s: installed snapshot at index %d", self.group_id, manifest.last_entry[1]
             )

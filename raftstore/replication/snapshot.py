@@ -1,15 +1,23 @@
-"""Group snapshots: a RocksDB checkpoint packed with a manifest into one file.
+"""Group snapshots: the group's rows as one SST file, packed with a manifest into one file.
 
 pysyncobj compacts its log by serializing the state machine to ``fullDumpFile`` and
 sends that file in chunks to a follower whose next entry was compacted away. raftstore's
-state is the group's RocksDB, so a snapshot is a checkpoint of it (hard links, no fork)
-packed into an uncompressed tar::
+state is the group's column family in the node's RocksDB, so a snapshot is that column
+family exported to an SST file (no fork, only this group's rows), packed into an
+uncompressed tar (format 2)::
 
     manifest.json   {"format", "group", "last_entry", "prev_entry", "cluster", "applied_index"}
-    db/...          the checkpoint
+    rows.sst        every row of the group, applied index included (absent: no row)
 
 ``last_entry``/``prev_entry`` are the log entries pysyncobj needs to resume after the
-snapshot; ``applied_index`` is the store's applied index inside the checkpoint.
+snapshot; ``applied_index`` is the store's applied index inside the rows.
+
+Format 1 (a whole per-group RocksDB checkpoint under ``db/``, written before a node kept
+one RocksDB for all its groups) is still read: such a file stays on disk as a replica's
+last snapshot after an upgrade, pysyncobj loads it at every restart and sends it to
+lagging followers until the next compaction replaces it, and in a rolling upgrade a node
+of the new version can receive one from a leader of the old. Its checkpoint is converted
+into rows on extraction (``extract_rows``). Only format 2 is written.
 """
 
 from __future__ import annotations
@@ -23,7 +31,13 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-FORMAT = 1
+import rocksdict
+
+from raftstore.storage.rocks import export_db_dir
+
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
+ROWS = "rows.sst"
 LogEntry = tuple[bytes, int, int]
 
 
@@ -38,6 +52,7 @@ class Manifest:
     prev_entry: LogEntry
     cluster: tuple[str, ...]
     applied_index: int
+    format: int = FORMAT
 
     def to_json(self) -> bytes:
         def entry(e: LogEntry) -> list[object]:
@@ -45,7 +60,7 @@ class Manifest:
 
         return json.dumps(
             {
-                "format": FORMAT,
+                "format": self.format,
                 "group": self.group,
                 "last_entry": entry(self.last_entry),
                 "prev_entry": entry(self.prev_entry),
@@ -58,7 +73,7 @@ class Manifest:
     def from_json(cls, raw: bytes) -> Manifest:
         try:
             doc = json.loads(raw)
-            if doc.get("format") != FORMAT:
+            if doc.get("format") not in READABLE_FORMATS:
                 raise SnapshotError(f"unsupported snapshot format {doc.get('format')!r}")
 
             def entry(v: list[object]) -> LogEntry:
@@ -72,6 +87,7 @@ class Manifest:
                 entry(doc["prev_entry"]),
                 tuple(str(n) for n in doc["cluster"]),
                 int(doc["applied_index"]),
+                int(doc["format"]),
             )
         except SnapshotError:
             raise
@@ -79,15 +95,17 @@ class Manifest:
             raise SnapshotError(f"malformed snapshot manifest: {e!r}") from None
 
 
-def write_snapshot(path: str | Path, manifest: Manifest, checkpoint_dir: Path) -> None:
-    """Pack ``checkpoint_dir`` and the manifest into ``path`` and fsync it."""
+def write_snapshot(path: str | Path, manifest: Manifest, rows: Path | None) -> None:
+    """Pack the manifest and the SST file ``rows`` (None: the group has no row) into
+    ``path`` and fsync it."""
     with open(path, "wb") as f:
         with tarfile.open(fileobj=f, mode="w", format=tarfile.PAX_FORMAT) as tar:
             raw = manifest.to_json()
             info = tarfile.TarInfo("manifest.json")
             info.size = len(raw)
             tar.addfile(info, io.BytesIO(raw))
-            tar.add(checkpoint_dir, arcname="db")
+            if rows is not None:
+                tar.add(rows, arcname=ROWS)
         f.flush()
         os.fsync(f.fileno())
 
@@ -105,36 +123,27 @@ def read_manifest(path: str | Path) -> Manifest:
         raise SnapshotError(f"{path}: {e}") from None
 
 
-def fsync_tree(root: Path) -> None:
-    """fsync every file and directory under ``root`` (an installed snapshot must be durable
-    before the journal that follows it is)."""
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        fd = os.open(dirpath, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def extract_db(path: str | Path, target: Path) -> None:
-    """Extract the checkpoint of a snapshot file into ``target`` (replaced if present)."""
-    shutil.rmtree(target, ignore_errors=True)
-    staging = target.with_name(target.name + ".extract")
+def extract_rows(path: str | Path, staging: Path, options: rocksdict.Options) -> Path | None:
+    """The rows of a snapshot file as an SST file under ``staging`` (created; the caller
+    removes it), or None when the snapshot holds no row. A format-1 snapshot's checkpoint
+    is extracted and its rows copied into the SST file (``options``: the SST's)."""
+    manifest = read_manifest(path)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
         with tarfile.open(path, mode="r") as tar:
-            members = [m for m in tar.getmembers() if m.name == "db" or m.name.startswith("db/")]
+            wanted = ("db", "db/") if manifest.format == 1 else (ROWS, ROWS)
+            members = [
+                m for m in tar.getmembers() if m.name == wanted[0] or m.name.startswith(wanted[1])
+            ]
             tar.extractall(staging, members=members, filter="data")
-        fsync_tree(staging / "db")
-        os.rename(staging / "db", target)
     except (tarfile.TarError, OSError) as e:
         raise SnapshotError(f"{path}: cannot extract: {e}") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    if manifest.format == 1:
+        sst = staging / ROWS
+        try:
+            has_rows, _applied = export_db_dir(staging / "db", sst, options)
+        except Exception as e:
+            raise SnapshotError(f"{path}: unreadable format-1 checkpoint: {e}") from None
+        return sst if has_rows else None
+    return staging / ROWS if (staging / ROWS).exists() else None

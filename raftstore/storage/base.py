@@ -6,7 +6,8 @@ all changes of one log entry together with that entry's index atomically, so a r
 never applies an entry twice and never sees half of one.
 
 Implementations: ``raftstore.storage.memory.MemoryStore`` (tests) and
-``raftstore.storage.rocks.RocksStore`` (RocksDB, what a node runs).
+``raftstore.storage.rocks.GroupStore`` (a column family of the node's one RocksDB,
+``raftstore.storage.engine.Engine``: what a node runs).
 
 Thread: the raft loop thread of the owning node is the only writer; readers on the same
 thread see every committed change.

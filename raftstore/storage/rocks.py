@@ -1,37 +1,43 @@
-"""RocksDB record store: one RocksDB instance per partition group replica.
+"""RocksDB record store: one group replica's rows, in a column family of the node's engine.
 
-Row layout (raw bytes keys, so scans by partition are prefix scans)::
+Every group replica of a node keeps its rows in one column family (CF) of the node's single
+RocksDB (``raftstore.storage.engine.Engine``). Row layout within the CF (raw bytes keys, so
+scans by partition are prefix scans)::
 
     b"r" + len(ns) (1 byte) + ns + partition (2 bytes big-endian) + digest  -> record
     b"s" + client_id                                                     -> session
     b"m:applied"                                                         -> u64 applied index
 
-``commit`` writes one log entry's changes and its index in one WriteBatch. The WAL is
-not synced per write: the Raft journal is the durable record of every committed entry,
-and an entry lost from RocksDB by a crash is re-applied from the journal because the
-applied index rolls back with it. ``make_durable`` (flush + synced WAL) runs before the
-journal is compacted, so the journal never drops an entry RocksDB could still lose.
+``commit`` writes one log entry's changes and its index in one WriteBatch bound to the
+group's CF. The WAL (shared by every CF) is not synced per write: the Raft journal is the
+durable record of every committed entry, and an entry lost from RocksDB by a crash is
+re-applied from the journal because the applied index rolls back with it (RocksDB recovers
+the WAL to one point in time across all CFs, and syncs closed WAL files before a flush of a
+multi-CF DB). ``make_durable`` (synced WAL) runs before the journal is compacted, so the
+journal never drops an entry RocksDB could still lose.
+
+A group's snapshot is its CF exported to one SST file (``export``); ``install`` swaps a
+snapshot's SST in as a new generation of the CF, crash-atomically (see engine.py).
 
 Thread: the node's raft loop thread only.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import shutil
 import struct
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import rocksdict
 
 from raftstore.keys import partition_id
 from raftstore.storage.base import Changes
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from raftstore.storage.engine import Engine
 
-_APPLIED = b"m:applied"
+APPLIED_KEY = b"m:applied"
 _U64 = struct.Struct(">Q")
 
 
@@ -45,36 +51,41 @@ def _namespace_prefix(namespace: str) -> bytes:
     return b"r" + bytes((len(ns),)) + ns
 
 
-def _options() -> rocksdict.Options:
-    opts = rocksdict.Options(raw_mode=True)
-    opts.create_if_missing(True)
-    opts.set_write_buffer_size(8 * 1024 * 1024)
-    opts.set_max_write_buffer_number(3)
-    opts.set_max_open_files(256)
-    opts.set_keep_log_file_num(2)
-    opts.set_max_background_jobs(2)
-    opts.set_compression_type(rocksdict.DBCompressionType.lz4())
-    return opts
+def decode_applied(raw: bytes | None) -> int:
+    return _U64.unpack(raw)[0] if raw else 0
 
 
-class RocksStore:
-    """The RecordStore of one group replica, in the RocksDB at ``path``."""
+class StoreClosed(RuntimeError):
+    """The group store was closed or destroyed; nothing was read or written."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db: rocksdict.Rdict | None = rocksdict.Rdict(str(self.path), _options())
-        self._applied = self._read_applied()
+
+class GroupStore:
+    """The RecordStore of one group replica: its column family in the node's engine.
+
+    Obtained from ``Engine.store(group_id)``. ``close`` releases the CF handle but leaves
+    the shared DB open (the engine closes it); ``destroy`` drops the group's rows.
+    """
+
+    def __init__(self, engine: Engine, group_id: str, *, owns_engine: bool = False) -> None:
+        self._engine = engine
+        self.group_id = group_id
+        self._owns_engine = owns_engine
+        self._cf: rocksdict.Rdict | None = None
+        self._handle: rocksdict.ColumnFamily | None = None
+        self._applied = 0
+        self._bind()
+
+    def _bind(self) -> None:
+        """(Re)attach to the group's live CF, as the engine's catalog names it."""
+        self._cf, self._handle = self._engine.live_cf(self.group_id)
+        self._applied = decode_applied(self._cf.get(APPLIED_KEY))
 
     @property
     def db(self) -> rocksdict.Rdict:
-        if self._db is None:
-            raise RuntimeError(f"store {self.path} is closed")
-        return self._db
-
-    def _read_applied(self) -> int:
-        raw = self.db.get(_APPLIED)
-        return _U64.unpack(raw)[0] if raw else 0
+        """The group's CF (an Rdict bound to it)."""
+        if self._cf is None:
+            raise StoreClosed(f"store of group {self.group_id} is closed")
+        return self._cf
 
     # --- RecordStore ------------------------------------------------------------------
 
@@ -88,13 +99,15 @@ class RocksStore:
         return self._applied
 
     def commit(self, changes: Changes, applied_index: int) -> None:
+        self.db  # noqa: B018 -- raises StoreClosed: a batch for a dropped CF would poison the DB
         batch = rocksdict.WriteBatch(raw_mode=True)
+        batch.set_default_column_family(self._handle)
         for (ns, digest), value in changes.records.items():
             _put_or_delete(batch, record_key(ns, digest), value)
         for client_id, value in changes.sessions.items():
             _put_or_delete(batch, b"s" + client_id, value)
-        batch.put(_APPLIED, _U64.pack(applied_index))
-        self.db.write(batch)
+        batch.put(APPLIED_KEY, _U64.pack(applied_index))
+        self._engine.write(batch)
         self._applied = applied_index
 
     def scan(self, namespace: str, partition: int | None = None) -> Iterator[tuple[bytes, bytes]]:
@@ -113,42 +126,54 @@ class RocksStore:
     # --- durability, snapshots --------------------------------------------------------
 
     def make_durable(self) -> None:
-        """Persist everything committed so far (memtables flushed, WAL synced)."""
-        self.db.flush_wal(True)
+        """Persist everything committed so far: the engine's WAL, synced (all groups)."""
+        self._engine.make_durable()
 
-    def checkpoint(self, target: str | Path) -> None:
-        """Write a consistent copy of the store to ``target`` (must not exist)."""
-        rocksdict.Checkpoint(self.db).create_checkpoint(str(target))
+    def export(self, target: Path) -> bool:
+        """Write every row of the group (a consistent snapshot of its CF) to the SST file
+        ``target``; False, writing nothing, when the group holds no row."""
+        snapshot = self.db.snapshot()
+        try:
+            return write_sst(snapshot.iter(), target, self._engine.cf_options())
+        finally:
+            del snapshot
 
-    def replace_with(self, checkpoint_dir: str | Path) -> None:
-        """Replace the whole store by the checkpoint at ``checkpoint_dir`` (moved, not copied)."""
-        self.close()
-        old = self.path.with_name(self.path.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if self.path.exists():
-            os.rename(self.path, old)
-        os.rename(checkpoint_dir, self.path)
-        _fsync_dir(self.path.parent)
-        shutil.rmtree(old, ignore_errors=True)
-        self._db = rocksdict.Rdict(str(self.path), _options())
-        self._applied = self._read_applied()
-        log.info("store %s replaced by a snapshot at applied index %d", self.path, self._applied)
+    def sst_options(self) -> rocksdict.Options:
+        """Options for writing SST files that this store can ingest."""
+        return self._engine.cf_options()
+
+    def install(self, sst: Path | None) -> None:
+        """Replace all of the group's rows by those of ``sst`` (None: no rows), atomically
+        across crashes: a restart finds either the old rows or the new ones."""
+        self.db  # noqa: B018 -- raises StoreClosed
+        self._cf = self._handle = None
+        self._engine.install(self.group_id, sst)
+        self._bind()
 
     def approximate_size(self) -> int:
+        """Live data plus memtables of the group's CF, in bytes (RocksDB's estimates)."""
+        return self.property_int("rocksdb.estimate-live-data-size") + self.property_int(
+            "rocksdb.cur-size-all-mem-tables"
+        )
+
+    def property_int(self, name: str) -> int:
+        """An integer RocksDB property of the group's CF (0 when unavailable)."""
         try:
-            return int(self.db.property_int_value("rocksdb.estimate-live-data-size") or 0)
+            return int(self.db.property_int_value(name) or 0)
         except Exception:
             return 0
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        """Release the group's CF; the shared DB stays open (unless this store owns it)."""
+        self._cf = self._handle = None
+        if self._owns_engine:
+            self._engine.close()
 
     def destroy(self) -> None:
-        """Close the store and delete its files."""
+        """Drop every row of the group (its CF and catalog entry) and close the store."""
+        self._cf = self._handle = None
+        self._engine.drop_group(self.group_id)
         self.close()
-        shutil.rmtree(self.path, ignore_errors=True)
 
 
 def _put_or_delete(batch: rocksdict.WriteBatch, key: bytes, value: bytes | None) -> None:
@@ -158,19 +183,34 @@ def _put_or_delete(batch: rocksdict.WriteBatch, key: bytes, value: bytes | None)
         batch.put(key, value)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def write_sst(it: rocksdict.RdictIter, target: Path, options: rocksdict.Options) -> bool:
+    """Copy every row that ``it`` reaches (in key order) into the SST file ``target``;
+    False, creating no file, when there is none (RocksDB refuses an empty SST)."""
+    it.seek_to_first()
+    if not it.valid():
+        return False
+    writer = rocksdict.SstFileWriter(options)
+    writer.open(str(target))
+    while it.valid():
+        writer[it.key()] = it.value()
+        it.next()
+    writer.finish()
+    return True
 
 
-def read_applied_index(checkpoint_dir: str | Path) -> int:
-    """The applied index stored in a checkpoint directory (opened read-only, then closed)."""
-    db = rocksdict.Rdict(str(checkpoint_dir), _options())
+def export_db_dir(db_dir: Path, target: Path, options: rocksdict.Options) -> tuple[bool, int]:
+    """Copy the rows of a whole per-group RocksDB directory (the previous layout, and the
+    checkpoint inside a format-1 snapshot) into the SST file ``target``.
+
+    Returns (whether a file was written, the applied index found there).
+    """
+    db = rocksdict.Rdict(str(db_dir), rocksdict.Options(raw_mode=True))
     try:
-        raw = db.get(_APPLIED)
-        return _U64.unpack(raw)[0] if raw else 0
+        applied = decode_applied(db.get(APPLIED_KEY))
+        it = db.iter()
+        try:
+            return write_sst(it, target, options), applied
+        finally:
+            del it
     finally:
         db.close()

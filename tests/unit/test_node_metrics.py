@@ -21,6 +21,8 @@ from raftstore_node.logs import JsonFormatter
 from raftstore_node.readiness import READY_LAG, not_ready_reason
 
 from raftstore.replication import journal
+from raftstore.storage.base import Changes
+from raftstore.storage.engine import Engine
 
 
 class FakeGroup:
@@ -71,6 +73,30 @@ def test_collector_reads_group_status_at_scrape_time(tmp_path: Path) -> None:
     groups[0].st["commit_index"] = 20  # read again on the next scrape
     again = [s for f in collector.collect() for s in f.samples if s.labels.get("group") == "test/0"]
     assert any(s.name == "raftstore_group_commit_index" and s.value == 20 for s in again)
+
+
+def test_store_figures_are_per_group_column_family_and_per_node_engine(tmp_path: Path) -> None:
+    engine = Engine(tmp_path / "store")
+    try:
+        groups = [FakeGroup("test/0"), FakeGroup("test/1")]
+        for i, group in enumerate(groups):
+            group.store = engine.store(group.st["group_id"])  # type: ignore[attr-defined]
+            rows = {("test", bytes([i, j]) * 8): b"x" * 100 for j in range(3 + 4 * i)}
+            group.store.commit(Changes(rows, {}), 1)
+        node = fake_node(tmp_path, groups)
+        node.engine = engine
+        values = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in metrics.NodeCollector(node).collect()
+            for s in family.samples
+        }
+    finally:
+        engine.close()
+    assert values[("raftstore_store_keys", (("group", "test/0"),))] == 4  # records + applied
+    assert values[("raftstore_store_keys", (("group", "test/1"),))] == 8
+    assert values[("raftstore_store_size_bytes", (("group", "test/0"),))] > 0
+    assert values[("raftstore_engine_memtable_bytes", ())] > 0
+    assert ("raftstore_engine_block_cache_bytes", ()) in values
 
 
 class FakeContext:
