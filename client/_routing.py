@@ -59,6 +59,23 @@ class PartitionTable:
             )
         return f"{key.namespace}/{groups[key.partition]}"
 
+    def group_of_partition(self, namespace: str, partition: int) -> str:
+        """The group of one partition of ``namespace`` (NamespaceNotFound if unknown)."""
+        groups = self._partition_group.get(namespace)
+        if groups is None:
+            raise NamespaceNotFound(
+                f"namespace {namespace!r} is not configured "
+                f"(known: {', '.join(self.namespaces()) or 'none'})"
+            )
+        return f"{namespace}/{groups[partition]}"
+
+    def leader_address(self, group: str) -> str | None:
+        """The address of ``group``'s leader, None when unknown. Pinned clients get it too:
+        a scan stream is served by the leader itself, never forwarded."""
+        with self._lock:
+            leader = self._leaders.get(group)
+            return self._nodes.get(leader) if leader else None
+
     def address_for(self, group: str, any_replica: bool = False) -> str:
         """The leader's address when known, otherwise any node (which will forward).
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import grpc
-from raftstore_client import _calls
+from raftstore_client import _calls, _scan
 from raftstore_client import _convert as cv
 from raftstore_client._errors import translate
 from raftstore_client._routing import PartitionTable
@@ -27,6 +27,7 @@ from raftstore_client.types import Meta, Record
 
 from raftstore.commands import Op
 from raftstore.errors import ServerNotAvailable
+from raftstore.keys import N_PARTITIONS
 from raftstore.policy import ReadMode, WritePolicy
 from raftstore.v1 import cluster_pb2, cluster_pb2_grpc, kv_pb2_grpc
 from raftstore.v1.exp_pb2 import Expression
@@ -244,6 +245,60 @@ class AsyncClient:
         return await self._execute(
             _calls.operate(self.session, key, ops, policy, mode, ordered=True, flt=filter)
         )
+
+    def scan(
+        self,
+        namespace: str,
+        set: str | None = None,  # Aerospike's name for it
+        bins: Sequence[str] | None = None,
+        *,
+        metadata_only: bool = False,
+        partition_begin: int = 0,
+        partition_count: int = N_PARTITIONS,
+        after_digest: bytes | None = None,
+        records_per_second: int = 0,
+        page_size: int = 0,
+        read_mode: ReadMode | None = None,
+        stream_timeout: float = _scan.STREAM_TIMEOUT,
+    ) -> AsyncIterator[Record]:
+        """An async iterator of records; see ``Client.scan`` (``async for rec in ...``)."""
+        plan = _scan.plan(
+            self._table,
+            namespace,
+            set,
+            bins,
+            metadata_only=metadata_only,
+            partition_begin=partition_begin,
+            partition_count=partition_count,
+            after_digest=after_digest,
+            records_per_second=records_per_second,
+            page_size=page_size,
+            mode=read_mode or self.read_mode,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+        )
+        return self._scan(plan, stream_timeout)
+
+    async def _scan(self, plan: _scan.ScanPlan, stream_timeout: float) -> AsyncIterator[Record]:
+        while not plan.done:
+            address, request = plan.next_stream(self._table)
+            self._channel(address)
+            call = self._stubs[address].Scan(request, timeout=stream_timeout)
+            try:
+                async for response in call:
+                    for record in plan.observe(response):
+                        yield record
+            except grpc.RpcError as e:
+                t = translate(e, write=False, address=address)
+                if not plan.quiet(t):
+                    await self._learn(plan.group(self._table), address, t)
+                delay = plan.after_error(t)
+                if delay is None:
+                    raise t.error from None
+                self.retries += 1
+                await asyncio.sleep(delay)
+            finally:
+                call.cancel()
 
     async def get_many(
         self,

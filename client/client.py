@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import grpc
-from raftstore_client import _calls
+from raftstore_client import _calls, _scan
 from raftstore_client import _convert as cv
 from raftstore_client._errors import translate
 from raftstore_client._routing import PartitionTable
@@ -40,6 +40,7 @@ from raftstore_client.types import Meta, Record
 
 from raftstore.commands import Op
 from raftstore.errors import PartitionUnavailable, ServerNotAvailable, Timeout
+from raftstore.keys import N_PARTITIONS
 from raftstore.policy import ReadMode, WritePolicy
 from raftstore.v1 import cluster_pb2, cluster_pb2_grpc, kv_pb2_grpc
 from raftstore.v1.exp_pb2 import Expression
@@ -314,6 +315,73 @@ class Client:
             for i, rec in zip(positions, part, strict=True):
                 out[i] = rec
         return out
+
+    # --- scan -------------------------------------------------------------------------
+
+    def scan(
+        self,
+        namespace: str,
+        set: str | None = None,  # Aerospike's name for it
+        bins: Sequence[str] | None = None,
+        *,
+        metadata_only: bool = False,
+        partition_begin: int = 0,
+        partition_count: int = N_PARTITIONS,
+        after_digest: bytes | None = None,
+        records_per_second: int = 0,
+        page_size: int = 0,
+        read_mode: ReadMode | None = None,
+        stream_timeout: float = _scan.STREAM_TIMEOUT,
+    ) -> Iterator[Record]:
+        """Records of ``namespace`` (only set ``set`` when given) in partitions
+        [partition_begin, partition_begin + partition_count), in (partition, digest) order.
+
+        ``bins``: the bins to return (default all); ``metadata_only``: keys and metadata
+        only. ``after_digest`` (a digest of ``partition_begin``, e.g. ``record.key[3]`` of
+        the last record a previous scan returned) resumes after that record.
+        ``records_per_second`` throttles (0: no limit); ``page_size`` is records per
+        streamed message (0: the node's default). LINEARIZE (the default) reads each
+        partition at its leader after a read index; ALLOW_REPLICA any replica's state.
+
+        Resumes after any failure from the last record returned (each record once); raises
+        the last error after ``timeout`` seconds without progress. Arguments are checked
+        here (ParameterError, NamespaceNotFound) before anything is sent.
+        """
+        plan = _scan.plan(
+            self._table,
+            namespace,
+            set,
+            bins,
+            metadata_only=metadata_only,
+            partition_begin=partition_begin,
+            partition_count=partition_count,
+            after_digest=after_digest,
+            records_per_second=records_per_second,
+            page_size=page_size,
+            mode=read_mode or self.read_mode,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+        )
+        return self._scan(plan, stream_timeout)
+
+    def _scan(self, plan: _scan.ScanPlan, stream_timeout: float) -> Iterator[Record]:
+        while not plan.done:
+            address, request = plan.next_stream(self._table)
+            call = kv_pb2_grpc.KVStub(self._channel(address)).Scan(request, timeout=stream_timeout)
+            try:
+                for response in call:
+                    yield from plan.observe(response)
+            except grpc.RpcError as e:
+                t = translate(e, write=False, address=address)
+                if not plan.quiet(t):
+                    self._learn(plan.group(self._table), address, t)
+                delay = plan.after_error(t)
+                if delay is None:
+                    raise t.error from None
+                self.retries += 1
+                time.sleep(delay)
+            finally:
+                call.cancel()
 
     # --- cluster ----------------------------------------------------------------------
 

@@ -17,8 +17,9 @@ from typing import Any
 from raftstore.commands import Delete, Op, Operate, OpType, Put, Read, Result, Touch
 from raftstore.errors import ParameterError
 from raftstore.expressions import Node, parse_filter
-from raftstore.keys import Key
+from raftstore.keys import N_PARTITIONS, Key, validate_namespace, validate_set
 from raftstore.policy import GenPolicy, ReadMode, RecordExistsAction, WritePolicy
+from raftstore.scan import DEFAULT_PAGE_SIZE, ScanSpec, Selected
 from raftstore.v1 import kv_pb2, values_pb2
 from raftstore.wire import (
     ElementBudget,
@@ -175,3 +176,40 @@ def operate_response(key: Key, result: Result, now_ms: int) -> kv_pb2.OperateRes
         value_to_pb(value, resp.results.add(bin=bin_name).value)
         value_to_pb(value, resp.record.bins[bin_name])
     return resp
+
+
+# --- scans ------------------------------------------------------------------------------
+
+
+def scan_spec(req: kv_pb2.ScanRequest) -> ScanSpec:
+    """The validated scan a request asks for (ParameterError otherwise). SESSION is served
+    as LINEARIZE: a scan has no session position to wait for."""
+    begin, end, after = 0, N_PARTITIONS, b""
+    if req.HasField("partition_filter"):
+        f = req.partition_filter
+        begin, end, after = f.begin, f.begin + f.count, f.after_digest
+    mode = read_mode(req.policy)
+    if mode is ReadMode.SESSION:
+        mode = ReadMode.LINEARIZE
+    return ScanSpec(
+        namespace=validate_namespace(req.namespace),
+        set_name=validate_set(req.set),
+        bins=tuple(req.bins) if req.bins else None,
+        metadata_only=req.metadata_only,
+        begin=begin,
+        end=end,
+        after_digest=after,
+        records_per_second=req.records_per_second,
+        page_size=req.page_size or DEFAULT_PAGE_SIZE,
+        mode=mode,
+    ).validate()
+
+
+def scanned_record(namespace: str, sel: Selected, now_ms: int, out: values_pb2.Record) -> None:
+    rec = sel.record
+    key_to_pb(Key(namespace, rec.set_name, rec.user_key, sel.digest), out.key)
+    out.metadata.generation = rec.generation
+    out.metadata.ttl = ttl_seconds(rec.void_time_ms, now_ms)
+    out.metadata.last_update_ms = rec.last_update_ms
+    if rec.bins:
+        bins_to_pb(rec.bins, out.bins)

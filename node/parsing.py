@@ -105,9 +105,17 @@ class RequestParser:
     def add_service(
         self, server: grpc.aio.Server, servicer: Any, service: ServiceDescriptor
     ) -> None:
-        """Register every (unary) method of ``service`` with ``servicer``'s implementation."""
-        handlers = {
-            m.name: grpc.unary_unary_rpc_method_handler(
+        """Register every method of ``service`` with ``servicer``'s implementation: unary
+        ones return their response; server-streaming ones write theirs with
+        ``context.write`` and return None."""
+        handlers = {}
+        for m in service.methods:
+            kind = (
+                grpc.unary_stream_rpc_method_handler
+                if m.server_streaming
+                else grpc.unary_unary_rpc_method_handler
+            )
+            handlers[m.name] = kind(
                 self._handler(
                     getattr(servicer, m.name),
                     message_factory.GetMessageClass(m.input_type),
@@ -118,8 +126,6 @@ class RequestParser:
                     m.output_type
                 ).SerializeToString,
             )
-            for m in service.methods
-        }
         server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(service.full_name, handlers),)
         )

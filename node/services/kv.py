@@ -27,6 +27,7 @@ from raftstore_node.dispatch import answer, deadline_of
 from raftstore_node.forwarder import RelayedError
 from raftstore_node.metrics import count_proposal
 from raftstore_node.routing import Group
+from raftstore_node.scan import ScanServer
 
 from raftstore.commands import Read, Request, Result
 from raftstore.errors import (
@@ -100,6 +101,7 @@ class KVService(kv_pb2_grpc.KVServicer):
         n = node.admission.limits.max_elements
         self._put = functools.partial(convert.put_command, max_elements=n)
         self._operate = functools.partial(convert.operate_command, max_elements=n)
+        self._scans = ScanServer(node.router, node.groups)
 
     # --- plumbing -------------------------------------------------------------------
 
@@ -278,6 +280,10 @@ class KVService(kv_pb2_grpc.KVServicer):
         self, request: kv_pb2.BatchGetRequest, context: grpc.aio.ServicerContext
     ) -> Any:
         return await self._serve(context, lambda: self._batch_get(request, context))
+
+    async def Scan(self, request: kv_pb2.ScanRequest, context: grpc.aio.ServicerContext) -> None:
+        """A server stream of ScanResponse pages (see ``raftstore_node.scan``)."""
+        await self._serve(context, lambda: self._scans.serve(request, context))
 
     # --- batch ------------------------------------------------------------------------
 

@@ -489,6 +489,32 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         self._barrier.add(self.term, Waiter(commit, serve, fail))
         return fut
 
+    def read_index(self) -> asyncio.Future[int]:
+        """Resolves with a read index once leadership has been confirmed by a probe round
+        started after this call and this replica has applied that far; NotLeader (through
+        the future) when it cannot be confirmed. Before the leader has committed an entry
+        of its term, the read index is its last log index (its election entry is there,
+        after every entry an earlier leader may have committed)."""
+        fut: asyncio.Future[int] = self._loop.create_future()
+        if not self.is_leader:
+            fut.set_exception(NotLeader(self.group_id, self.leader_id))
+            return fut
+        index = self.raftCommitIndex
+        if self.journal.term_at(index) != self.term:
+            index = self.journal.last_index
+
+        def serve() -> None:
+            if not fut.done():
+                fut.set_result(index)
+
+        def fail(exc: Exception) -> None:
+            if not fut.done():
+                fut.set_exception(NotLeader(self.group_id, self.leader_id))
+
+        self._barrier.add(self.term, Waiter(index, serve, fail))
+        self.on_dirty(self)
+        return fut
+
     def _on_probe(self, peer_id: str, message: dict[str, Any]) -> None:
         if message["type"] == PROBE:
             self.transport.send_direct(

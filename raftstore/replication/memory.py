@@ -104,6 +104,14 @@ class InMemoryReplica:
     def read_local(self, read: Read, now_ms: int) -> Result:
         return self._group.state_machine.read(self.store, read, now_ms)
 
+    def read_index(self) -> asyncio.Future[int]:
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        if not self.is_leader or not self._group.has_majority():
+            fut.set_exception(PartitionUnavailable(f"{self.group_id}: leadership unconfirmed"))
+        else:
+            fut.set_result(self._group.commit)
+        return fut
+
     @property
     def applied_index(self) -> int:
         return self.applied

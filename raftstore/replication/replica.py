@@ -10,6 +10,10 @@ loop thread and never blocks.
 - ``read_linearizable(read, now_ms)``: answer a read as of a point after it arrived
   (ReadIndex); fails with ``NotLeader`` when leadership cannot be confirmed (nothing read).
 - ``read_local(read, now_ms)``: this replica's applied state, possibly stale.
+- ``read_index()``: resolves with a read index once leadership has been confirmed after
+  the call and this replica has applied that far, so that its ``store`` now holds every
+  write acknowledged before the call (a scan reads it in steps); ``NotLeader`` otherwise.
+- ``store``: the replica's ``RecordStore`` (its applied state), read on the raft loop.
 - ``applied_index``, ``term``, ``is_leader``, ``leader_id``, ``members``: the replica's view.
 - ``change_members(add=|remove=)``: on the leader, append one single-server membership
   change; False when it cannot start now (not the leader, a change still uncommitted).
@@ -30,10 +34,12 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from raftstore.commands import Read, Request, Result
+from raftstore.storage.base import RecordStore
 
 
 class Replica(Protocol):
     group_id: str
+    store: RecordStore
 
     def propose(self, request: Request) -> asyncio.Future[Result]: ...
 
@@ -42,6 +48,8 @@ class Replica(Protocol):
     ) -> asyncio.Future[Result]: ...
 
     def read_local(self, read: Read, now_ms: int) -> Result: ...
+
+    def read_index(self) -> asyncio.Future[int]: ...
 
     @property
     def applied_index(self) -> int: ...

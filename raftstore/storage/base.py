@@ -48,6 +48,16 @@ class RecordStore(Protocol):
         """Write ``changes`` and ``applied_index`` atomically. Raises nothing on success."""
         ...
 
-    def scan(self, namespace: str, partition: int | None = None) -> Iterator[tuple[bytes, bytes]]:
-        """(digest, encoded record) of a namespace, optionally of one partition, in key order."""
+    def scan(
+        self, namespace: str, partition: int | None = None, after_digest: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """(digest, encoded record) of a namespace, optionally of one partition, in key order
+        (partition, then digest); with ``after_digest``, only rows after that digest's
+        position (its partition, then the digest).
+
+        The rows come from one consistent state, taken when iteration starts. The iterator
+        may pin the store's files: finish or drop it before the store can be closed,
+        replaced by a snapshot or destroyed — never hold it across a yield to the event
+        loop (``raftstore.scan.read_partition`` shows how to read in bounded steps).
+        """
         ...

@@ -53,15 +53,21 @@ class MemoryStore:
         _apply_rows(self._sessions, changes.sessions)
         self._applied = applied_index
 
-    def scan(self, namespace: str, partition: int | None = None) -> Iterator[tuple[bytes, bytes]]:
-        """(digest, encoded record) of a namespace (or one of its partitions) in key order.
+    def scan(
+        self, namespace: str, partition: int | None = None, after_digest: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """(digest, encoded record) of a namespace (or one of its partitions) in key order,
+        after ``after_digest``'s position when given.
 
         The rows are collected when the scan starts; later commits do not affect it.
         """
+        after = scan_order(after_digest) if after_digest is not None else b""
         rows = [
             (digest, data)
             for (ns, digest), data in self._records.items()
-            if ns == namespace and (partition is None or partition_id(digest) == partition)
+            if ns == namespace
+            and (partition is None or partition_id(digest) == partition)
+            and scan_order(digest) > after
         ]
         rows.sort(key=lambda row: scan_order(row[0]))
         return iter(rows)

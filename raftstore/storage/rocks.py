@@ -110,12 +110,23 @@ class GroupStore:
         self._engine.write(batch)
         self._applied = applied_index
 
-    def scan(self, namespace: str, partition: int | None = None) -> Iterator[tuple[bytes, bytes]]:
+    def scan(
+        self, namespace: str, partition: int | None = None, after_digest: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """See ``RecordStore.scan``. The RocksDB iterator (created at the first ``next``)
+        is a consistent view and keeps the database open while it lives: a store closed
+        under a live iterator could not be reopened at the same path in this process."""
         prefix = _namespace_prefix(namespace)
         if partition is not None:
             prefix += partition.to_bytes(2, "big")
         it = self.db.iter()
-        it.seek(prefix)
+        if after_digest is None:
+            it.seek(prefix)
+        else:
+            start = record_key(namespace, after_digest)
+            it.seek(start)
+            if it.valid() and it.key() == start:
+                it.next()
         while it.valid():
             key = it.key()
             if not key.startswith(prefix):

@@ -323,3 +323,45 @@ class BatchGetResponse(_message.Message):
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     records: _containers.RepeatedCompositeFieldContainer[BatchRecord]
     def __init__(self, records: _Optional[_Iterable[_Union[BatchRecord, _Mapping]]] = ...) -> None: ...
+
+class PartitionFilter(_message.Message):
+    __slots__ = ("begin", "count", "after_digest")
+    BEGIN_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    AFTER_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    begin: int
+    count: int
+    after_digest: bytes
+    def __init__(self, begin: _Optional[int] = ..., count: _Optional[int] = ..., after_digest: _Optional[bytes] = ...) -> None: ...
+
+class ScanRequest(_message.Message):
+    __slots__ = ("header", "namespace", "set", "bins", "metadata_only", "partition_filter", "records_per_second", "page_size", "policy")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    SET_FIELD_NUMBER: _ClassVar[int]
+    BINS_FIELD_NUMBER: _ClassVar[int]
+    METADATA_ONLY_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FILTER_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    header: RequestHeader
+    namespace: str
+    set: str
+    bins: _containers.RepeatedScalarFieldContainer[str]
+    metadata_only: bool
+    partition_filter: PartitionFilter
+    records_per_second: int
+    page_size: int
+    policy: ReadPolicy
+    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., namespace: _Optional[str] = ..., set: _Optional[str] = ..., bins: _Optional[_Iterable[str]] = ..., metadata_only: _Optional[bool] = ..., partition_filter: _Optional[_Union[PartitionFilter, _Mapping]] = ..., records_per_second: _Optional[int] = ..., page_size: _Optional[int] = ..., policy: _Optional[_Union[ReadPolicy, _Mapping]] = ...) -> None: ...
+
+class ScanResponse(_message.Message):
+    __slots__ = ("records", "resume_partition", "resume_digest")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    RESUME_PARTITION_FIELD_NUMBER: _ClassVar[int]
+    RESUME_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[_values_pb2.Record]
+    resume_partition: int
+    resume_digest: bytes
+    def __init__(self, records: _Optional[_Iterable[_Union[_values_pb2.Record, _Mapping]]] = ..., resume_partition: _Optional[int] = ..., resume_digest: _Optional[bytes] = ...) -> None: ...

@@ -69,6 +69,11 @@ class KVStub:
                 request_serializer=raftstore_dot_v1_dot_kv__pb2.BatchGetRequest.SerializeToString,
                 response_deserializer=raftstore_dot_v1_dot_kv__pb2.BatchGetResponse.FromString,
                 _registered_method=True)
+        self.Scan = channel.unary_stream(
+                '/raftstore.v1.KV/Scan',
+                request_serializer=raftstore_dot_v1_dot_kv__pb2.ScanRequest.SerializeToString,
+                response_deserializer=raftstore_dot_v1_dot_kv__pb2.ScanResponse.FromString,
+                _registered_method=True)
 
 
 class KVServicer:
@@ -116,6 +121,13 @@ class KVServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Scan(self, request, context):
+        """Records of a namespace or set by partition, resumable from a cursor (see ScanRequest).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KVServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -153,6 +165,11 @@ def add_KVServicer_to_server(servicer, server):
                     servicer.BatchGet,
                     request_deserializer=raftstore_dot_v1_dot_kv__pb2.BatchGetRequest.FromString,
                     response_serializer=raftstore_dot_v1_dot_kv__pb2.BatchGetResponse.SerializeToString,
+            ),
+            'Scan': grpc.unary_stream_rpc_method_handler(
+                    servicer.Scan,
+                    request_deserializer=raftstore_dot_v1_dot_kv__pb2.ScanRequest.FromString,
+                    response_serializer=raftstore_dot_v1_dot_kv__pb2.ScanResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -344,6 +361,33 @@ class KV:
             '/raftstore.v1.KV/BatchGet',
             raftstore_dot_v1_dot_kv__pb2.BatchGetRequest.SerializeToString,
             raftstore_dot_v1_dot_kv__pb2.BatchGetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Scan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/raftstore.v1.KV/Scan',
+            raftstore_dot_v1_dot_kv__pb2.ScanRequest.SerializeToString,
+            raftstore_dot_v1_dot_kv__pb2.ScanResponse.FromString,
             options,
             channel_credentials,
             insecure,

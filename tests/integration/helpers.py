@@ -96,3 +96,32 @@ def moved_terms(before: dict[str, int], cluster: Cluster) -> dict[str, tuple[int
     """Groups whose term changed since ``before``: group id -> (before, now)."""
     now = group_terms(cluster)
     return {g: (before.get(g, 0), t) for g, t in now.items() if before.get(g, 0) != t}
+
+
+def load_records(
+    hosts: list[str], n: int, sets: tuple[str, ...] = ("a", "b"), concurrency: int = 64
+) -> dict[bytes, tuple[str, int]]:
+    """Write ``n`` records of namespace test (record i in set ``sets[i % len(sets)]``, user
+    key i stored, bins i, s, pad); digest -> (set, i) of every record written."""
+    import asyncio
+
+    from raftstore_client import AsyncClient, WritePolicy
+
+    written: dict[bytes, tuple[str, int]] = {}
+    policy = WritePolicy(send_key=True)
+
+    async def writer(client: AsyncClient, todo: list[int]) -> None:
+        while todo:
+            i = todo.pop()
+            key = ("test", sets[i % len(sets)], i)
+            await client.put(key, {"i": i, "s": sets[i % len(sets)], "pad": "x" * 32}, policy)
+            written[Key.of(*key).digest] = (key[1], i)
+
+    async def main() -> None:
+        client = await AsyncClient.connect(hosts, timeout=30)
+        todo = list(range(n))
+        await asyncio.gather(*(writer(client, todo) for _ in range(concurrency)))
+        await client.close()
+
+    asyncio.run(main())
+    return written

@@ -126,6 +126,7 @@ def test_reflection_describes_the_kv_methods(shared_cluster: Cluster) -> None:
         "Touch",
         "Operate",
         "BatchGet",
+        "Scan",
     }
 
 
