@@ -4,7 +4,8 @@ The adapter decodes a log entry, hands it to the pure state machine and lets the
 commit the result together with the entry's index. Everything else here exists to close
 pysyncobj's gaps (see DESIGN.md):
 
-- journal: ``DurableJournal`` (checksummed, fsynced) replaces pysyncobj's mmap journal;
+- journal: the node's WAL (``wal.GroupJournal``; ``DurableJournal`` when a replica runs on
+  its own) replaces pysyncobj's mmap journal;
   the leader fsyncs before each tick computes the commit index (its own vote), and a
   follower fsyncs before any acknowledgement leaves (``GroupTransport.send``);
 - transport: ``GroupTransport`` carries messages over the authenticated ``PeerMesh``
@@ -44,6 +45,7 @@ from raftstore.replication.journal import DurableJournal, JournalError, attach_j
 from raftstore.replication.messages import check_message, trim_append_entries
 from raftstore.replication.readindex import PROBE, PROBE_ACK, ReadBarrier, Waiter, probe_answer
 from raftstore.replication.snapshot import Manifest, extract_db, read_manifest, write_snapshot
+from raftstore.replication.wal import GroupJournal
 from raftstore.state_machine import StateMachine
 from raftstore.storage.rocks import RocksStore
 
@@ -84,7 +86,7 @@ class GroupTransport(Transport):
         self._mesh = mesh
         self._group_id = group_id
         self._nodes = {n.id: n for n in others}
-        self.journal: DurableJournal | None = None
+        self.journal: DurableJournal | GroupJournal | None = None
         self.held: list[tuple[Node, Any]] = []
         self.on_received: Callable[[], None] = lambda: None
         self.on_probe: Callable[[str, dict[str, Any]], None] = lambda peer, msg: None
@@ -185,7 +187,7 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         failpoints: Callable[[str], None] | None = None,
         passive: bool = False,
         store: RocksStore | None = None,
-        journal: DurableJournal | None = None,
+        journal: DurableJournal | GroupJournal | None = None,
     ) -> None:
         self.group_id = group_id
         # A replica added to a running group waits to hear from its leader before it may
@@ -198,7 +200,7 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         # The node passes the store and journal it keeps for this group; by default the
         # replica has its own RocksDB and journal under ``directory``.
         self.store = store if store is not None else RocksStore(directory / "db")
-        self.journal = (
+        self.journal: DurableJournal | GroupJournal = (
             journal
             if journal is not None
             else DurableJournal(directory / "journal", fsync=fsync, failpoints=failpoints)
