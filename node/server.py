@@ -2,9 +2,10 @@
 
 Threads: one asyncio event loop thread runs everything that touches Raft or stored
 state — gRPC handlers (grpc.aio), the peer mesh, the raft driver ticking every group,
-journal fsyncs and RocksDB applies. The ``convert`` thread (one) turns large requests
-into commands (pure: it touches no Raft or stored state). gRPC's C core and RocksDB keep
-internal threads of their own; no Python code of raftstore runs on them.
+the WAL's writes and RocksDB applies; the WAL's fdatasyncs run on the driver's ``fsync``
+thread. The ``convert`` thread (one) turns large requests into commands (pure: it touches
+no Raft or stored state). gRPC's C core and RocksDB keep internal threads of their own; no
+Python code of raftstore runs on them.
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ from raftstore.failpoints import Failpoints
 from raftstore.namespaces import parse_group_id
 from raftstore.replication.driver import RaftDriver, fail_stop
 from raftstore.replication.group import GroupReplica, NotLeader
-from raftstore.replication.journal import DurableJournal, JournalError
+from raftstore.replication.journal import JournalError
 from raftstore.replication.mesh import PeerMesh
 from raftstore.replication.replica import Replica
+from raftstore.replication.wal import GroupJournal, WriteAheadLog
 from raftstore.state_machine import StateMachine
 from raftstore.storage.engine import Engine
 from raftstore.storage.rocks import GroupStore
@@ -119,7 +121,10 @@ class RaftstoreNode:
             handler=self,
             loop=loop,
         )
-        self.driver = RaftDriver(loop)
+        self.wal = WriteAheadLog(
+            self.config.data_dir / "wal", fsync=self.config.fsync, failpoints=self.failpoints.hit
+        )
+        self.driver = RaftDriver(loop, self.wal)
         self._loop = loop
         self.router = Router(self.config, self.groups, self.placement, self.leaders)
         self.forwarder = Forwarder(self.config, self.mesh.is_blocked)
@@ -127,6 +132,7 @@ class RaftstoreNode:
         self.engine = Engine(self.config.data_dir / "store", failpoints=self.failpoints.hit)
         self.membership.remove_stale_replicas()
         self.engine.retain(self.membership.state.hosted_by(self.config.node_id))
+        self.wal.retain(set(state.hosted_by(self.config.node_id)))
         self.membership.reconcile()  # opens the replicas placed on this node
         await self.mesh.start()
         self.driver.start()
@@ -186,17 +192,19 @@ class RaftstoreNode:
             self.engine.import_legacy(gid, legacy)
         return self.engine.store(gid)
 
-    def _open_journal(self, gid: str, directory: Path) -> DurableJournal:
-        """The Raft journal of this node's replica of ``gid``."""
-        return DurableJournal(
-            directory / "journal", fsync=self.config.fsync, failpoints=self.failpoints.hit
-        )
+    def _open_journal(self, gid: str, directory: Path) -> GroupJournal:
+        """The Raft journal of this node's replica of ``gid``: its view of the node's WAL
+        (a journal directory of the per-group layout is imported, then deleted)."""
+        return self.wal.open_group(gid, legacy=directory / "journal")
 
     def drop_group(self, gid: str) -> None:
         """Close this node's replica of ``gid`` and delete its files (it left the group)."""
         group = self.groups.pop(gid)
         self.driver.remove(group)
-        group.destroy()
+        try:
+            group.destroy()
+        except JournalError:  # the WAL failed: nothing may be acknowledged any more
+            fail_stop(f"group {gid}: journal failure while dropping the replica")
 
     async def _start_grpc(self) -> None:
         self.server = grpc.aio.server(
@@ -248,12 +256,13 @@ class RaftstoreNode:
             task.cancel()
         await self.metrics.stop()
         self.admission.monitor.stop()
-        self.driver.stop()  # fsyncs every journal
+        self.driver.stop()  # syncs the WAL
         await self.mesh.stop()
         await self.forwarder.close()
         for group in self.groups.values():
             group.close()
         self.engine.close()  # after the groups: they hold its column families
+        self.wal.close()
         log.info("node %s stopped", self.config.node_id)
 
     def uptime(self) -> float:

@@ -6,18 +6,22 @@ messages straight into a group, and the driver ticks a group as soon as it has w
 (a proposal, a received message) and every ``tick_interval`` for timers (heartbeats,
 elections, check-quorum). All Raft state is touched by the loop thread only.
 
-Durability without blocking the loop. fdatasync runs on a small thread pool:
+Durability without blocking the loop. Every group's journal is a view of the node's one
+write-ahead log (``wal.py``), and one fdatasync per round makes every group that wrote durable:
 
-- a group whose journal has unsynced writes is not ticked; its journal's sync starts
-  (``begin_sync``) and the group is ticked when the sync finishes, so the commit index
-  pysyncobj computes in a tick only ever counts durable entries;
+- a group whose journal has unsynced writes is not ticked; after a round of ticks, if any
+  group wrote, one sync of the log starts (``begin_sync`` → the ``fsync`` thread →
+  ``finish_sync``) unless one is in flight (then the next starts when it finishes); when it
+  finishes, every group it covered releases its held acknowledgements and is ticked, so the
+  commit index pysyncobj computes in a tick only ever counts durable entries;
 - acknowledgements wait in ``GroupTransport.held`` until the entries they acknowledge are
   durable, then leave;
-- right after a tick appended proposals, the leader's sync starts, overlapping with its
-  followers' network round trip and fsync.
+- the sync starts right after the round of ticks that appended proposals, overlapping
+  with the followers' network round trip and fsync.
 
 While a sync is in flight the loop keeps serving requests and messages; proposals that
-arrive meanwhile join the group's next entry (group commit).
+arrive meanwhile join the group's next entry, and writes of every group join the next sync
+(group commit across groups). A failed write or sync stops the process (``fail_stop``).
 """
 
 from __future__ import annotations
@@ -26,23 +30,30 @@ import asyncio
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from typing import NoReturn
 
 from raftstore.replication.group import GroupReplica
-from raftstore.replication.journal import JournalError, SyncToken
+from raftstore.replication.journal import JournalError
+from raftstore.replication.wal import WalSyncToken, WriteAheadLog
 
 log = logging.getLogger(__name__)
 
 
 class RaftDriver:
-    def __init__(self, loop: asyncio.AbstractEventLoop, tick_interval: float = 0.025) -> None:
+    """Ticks every group of the node and syncs the node's WAL, on the event loop."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, wal: WriteAheadLog, tick_interval: float = 0.025
+    ) -> None:
         self._loop = loop
+        self._wal = wal
         self._tick_interval = tick_interval
         self._groups: dict[str, GroupReplica] = {}
         self._dirty: dict[str, GroupReplica] = {}
         self._scheduled = False
         self._timer: asyncio.TimerHandle | None = None
         self._stopped = False
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fsync")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fsync")
 
     @property
     def groups(self) -> dict[str, GroupReplica]:
@@ -53,7 +64,7 @@ class RaftDriver:
         group.on_dirty = self.mark_dirty
 
     def remove(self, group: GroupReplica) -> None:
-        """Stop driving ``group`` (its replica is being closed); its journal is synced."""
+        """Stop driving ``group`` (its replica is being closed)."""
         self._groups.pop(group.group_id, None)
         self._dirty.pop(group.group_id, None)
         group.on_dirty = lambda g: None
@@ -62,16 +73,15 @@ class RaftDriver:
         self._timer = self._loop.call_later(self._tick_interval, self._periodic)
 
     def stop(self) -> None:
-        """Stop ticking and make every journal durable."""
+        """Stop ticking and make the WAL durable."""
         self._stopped = True
         if self._timer is not None:
             self._timer.cancel()
         self._pool.shutdown(wait=True)
-        for group in self._groups.values():
-            try:
-                group.journal.sync()
-            except JournalError:
-                log.exception("group %s: final journal sync failed", group.group_id)
+        try:
+            self._wal.sync()
+        except JournalError:
+            log.exception("the final WAL sync failed")
 
     def mark_dirty(self, group: GroupReplica) -> None:
         self._dirty[group.group_id] = group
@@ -93,31 +103,35 @@ class RaftDriver:
         dirty = list(self._dirty.values())
         self._dirty = {}
         for group in dirty:
-            if group.journal.sync_in_flight:
-                continue  # ticked when its sync finishes
             if group.journal.needs_sync:
-                self._start_sync(group)
-                continue
+                continue  # ticked when the sync that covers it finishes
             self._tick(group)
-            if group.journal.needs_sync:
-                self._start_sync(group)
+        self._start_sync()
 
-    def _start_sync(self, group: GroupReplica) -> None:
-        token = group.journal.begin_sync()
+    def _start_sync(self) -> None:
+        """One sync of the WAL for every group that wrote, unless one is in flight."""
+        if self._wal.sync_in_flight or not self._wal.needs_sync or self._stopped:
+            return
+        try:
+            token = self._wal.begin_sync()
+        except JournalError:
+            fail_stop("the Raft WAL could not be written")
         if token is None:
             return
         future = self._pool.submit(token.run)
-        future.add_done_callback(
-            lambda _f: self._loop.call_soon_threadsafe(self._sync_done, group, token)
-        )
+        future.add_done_callback(lambda _f: self._loop.call_soon_threadsafe(self._sync_done, token))
 
-    def _sync_done(self, group: GroupReplica, token: SyncToken) -> None:
+    def _sync_done(self, token: WalSyncToken) -> None:
         try:
-            group.journal.finish_sync(token)
+            covered = self._wal.finish_sync(token)
         except JournalError:
-            fail_stop(f"group {group.group_id}: the Raft journal could not be made durable")
-        group.transport.release()
-        self.mark_dirty(group)
+            fail_stop("the Raft WAL could not be made durable")
+        for gid in covered:
+            group = self._groups.get(gid)
+            if group is not None:
+                group.transport.release()
+                self.mark_dirty(group)
+        self._start_sync()
 
     @staticmethod
     def _tick(group: GroupReplica) -> None:
@@ -129,7 +143,7 @@ class RaftDriver:
             log.exception("group %s: tick failed", group.group_id)
 
 
-def fail_stop(what: str) -> None:
+def fail_stop(what: str) -> NoReturn:
     """Stop the process at once: continuing could acknowledge writes that are not durable."""
     log.critical("%s; stopping the node (fail-stop)", what, exc_info=True)
     logging.shutdown()

@@ -4,7 +4,8 @@ The adapter decodes a log entry, hands it to the pure state machine and lets the
 commit the result together with the entry's index. Everything else here exists to close
 pysyncobj's gaps (see DESIGN.md):
 
-- journal: ``DurableJournal`` (checksummed, fsynced) replaces pysyncobj's mmap journal;
+- journal: the node's WAL (``wal.GroupJournal``; ``DurableJournal`` when a replica runs on
+  its own) replaces pysyncobj's mmap journal;
   the leader fsyncs before each tick computes the commit index (its own vote), and a
   follower fsyncs before any acknowledgement leaves (``GroupTransport.send``);
 - transport: ``GroupTransport`` carries messages over the authenticated ``PeerMesh``
@@ -51,6 +52,7 @@ from raftstore.replication.snapshot import (
     read_manifest,
     write_snapshot,
 )
+from raftstore.replication.wal import GroupJournal
 from raftstore.state_machine import StateMachine
 from raftstore.storage.engine import Engine
 from raftstore.storage.rocks import GroupStore
@@ -92,7 +94,7 @@ class GroupTransport(Transport):
         self._mesh = mesh
         self._group_id = group_id
         self._nodes = {n.id: n for n in others}
-        self.journal: DurableJournal | None = None
+        self.journal: DurableJournal | GroupJournal | None = None
         self.held: list[tuple[Node, Any]] = []
         self.on_received: Callable[[], None] = lambda: None
         self.on_probe: Callable[[str, dict[str, Any]], None] = lambda peer, msg: None
@@ -197,7 +199,7 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         failpoints: Callable[[str], None] | None = None,
         passive: bool = False,
         store: GroupStore | None = None,
-        journal: DurableJournal | None = None,
+        journal: DurableJournal | GroupJournal | None = None,
     ) -> None:
         self.group_id = group_id
         # A replica added to a running group waits to hear from its leader before it may
@@ -213,7 +215,7 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         if store is None:
             store = Engine.standalone(directory / "store", group_id)
         self.store = store
-        self.journal = (
+        self.journal: DurableJournal | GroupJournal = (
             journal
             if journal is not None
             else DurableJournal(directory / "journal", fsync=fsync, failpoints=failpoints)

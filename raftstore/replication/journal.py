@@ -1,4 +1,10 @@
-"""A durable, checksummed Raft log for one partition group.
+"""A durable, checksummed Raft log for one partition group, and the journal contract.
+
+Nodes keep every group's log in one write-ahead log (``wal.py``, whose ``GroupJournal`` has
+this module's interface and durability contract, with one fdatasync for all groups).
+``DurableJournal`` is the single-group implementation: the journal of a replica run on its
+own (tests), and the per-group layout (``groups/<ns>-<i>/journal``) that nodes import into
+their WAL on upgrade. The failpoint names and ``on_fdatasync`` hook defined here serve both.
 
 pysyncobj 0.3.17 keeps its log in an mmap that is never fsynced, so a follower acknowledges
 entries that a power loss erases. ``DurableJournal`` is a drop-in replacement for its
@@ -598,7 +604,7 @@ class SyncToken:
             os.close(self.fd)
 
 
-def attach_journal(syncobj: SyncObj, journal: DurableJournal) -> None:
+def attach_journal(syncobj: SyncObj, journal: Journal) -> None:
     """Make ``syncobj`` use ``journal`` as its Raft log and restore term, vote and commit.
 
     Replays what ``SyncObj.__init__`` does with its own journal. It touches pysyncobj 0.3.17

@@ -1,8 +1,9 @@
 """A follower's GroupReplica keeps log entries that match the leader's when an
 append_entries repeats or lags (pysyncobj alone deletes everything after prevLogIdx).
 
-A real GroupReplica (RocksDB store, journal) in a temporary directory; the mesh only
-records what the replica sends, and messages are delivered by hand from "n2", the leader.
+A real GroupReplica (RocksDB store; its journal a view of a node's WAL, as nodes run it, or
+a journal of its own) in a temporary directory; the mesh only records what the replica
+sends, and messages are delivered by hand from "n2", the leader.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from raftstore.replication.group import GroupReplica, RaftTiming
+from raftstore.replication.wal import WriteAheadLog
 from raftstore.state_machine import StateMachine
 
 
@@ -27,9 +29,10 @@ class _RecordingMesh:
         return True
 
 
-@pytest.fixture
-def follower(tmp_path: Path) -> Iterator[GroupReplica]:
+@pytest.fixture(params=["wal", "own-journal"])
+def follower(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GroupReplica]:
     loop = asyncio.new_event_loop()
+    wal = WriteAheadLog(tmp_path / "wal", fsync=False) if request.param == "wal" else None
     group = GroupReplica(
         group_id="test/0",
         self_id="n1",
@@ -40,9 +43,12 @@ def follower(tmp_path: Path) -> Iterator[GroupReplica]:
         timing=RaftTiming(),
         loop=loop,
         fsync=False,
+        journal=wal.open_group("test/0") if wal is not None else None,
     )
     yield group
     group.close()
+    if wal is not None:
+        wal.close()
     loop.close()
 
 
