@@ -19,8 +19,12 @@ from raftstore.errors import (
     FilteredOut,
     Forbidden,
     GenerationError,
+    InvalidPassword,
+    InvalidPrivilege,
+    InvalidUser,
     KeyBusy,
     NamespaceNotFound,
+    NotAuthenticated,
     OpNotApplicable,
     OutOfSpace,
     ParameterError,
@@ -31,10 +35,14 @@ from raftstore.errors import (
     RecordNotFound,
     RecordTooBig,
     ResultCode,
+    RoleViolation,
+    SecurityError,
+    SecurityNotEnabled,
     ServerError,
     ServerNotAvailable,
     Timeout,
     UnsupportedFeature,
+    UserAlreadyExists,
 )
 from raftstore.policy import (
     TTL_KEEP,
@@ -45,8 +53,19 @@ from raftstore.policy import (
     RecordExistsAction,
     WritePolicy,
 )
+from raftstore.security import Privilege, Role
 
 __all__ = [
+    "Role",
+    "Privilege",
+    "SecurityNotEnabled",
+    "UserAlreadyExists",
+    "InvalidUser",
+    "InvalidPrivilege",
+    "InvalidPassword",
+    "NotAuthenticated",
+    "SecurityError",
+    "RoleViolation",
     "TLS",
     "TTL_KEEP",
     "TTL_NAMESPACE_DEFAULT",

@@ -18,18 +18,25 @@ from typing import Any
 import grpc
 from raftstore_client import _calls, _scan
 from raftstore_client import _convert as cv
+from raftstore_client._auth import AsyncAuthInterceptor, Credentials
 from raftstore_client._errors import translate
 from raftstore_client._routing import PartitionTable
-from raftstore_client._session import ROUTING_CODES, RetryState, Session, SessionTokens
+from raftstore_client._session import (
+    RETRYABLE_CODES,
+    ROUTING_CODES,
+    RetryState,
+    Session,
+    SessionTokens,
+)
 from raftstore_client.client import _CHANNEL_OPTIONS, parse_hosts
 from raftstore_client.tls import TLS
 from raftstore_client.types import Meta, Record
 
 from raftstore.commands import Op
-from raftstore.errors import ServerNotAvailable
+from raftstore.errors import RaftstoreError, SecurityError, ServerNotAvailable
 from raftstore.keys import N_PARTITIONS
 from raftstore.policy import ReadMode, WritePolicy
-from raftstore.v1 import cluster_pb2, cluster_pb2_grpc, kv_pb2_grpc
+from raftstore.v1 import cluster_pb2, cluster_pb2_grpc, kv_pb2_grpc, security_pb2_grpc
 from raftstore.v1.exp_pb2 import Expression
 
 
@@ -47,6 +54,8 @@ class AsyncClient:
         pinned: bool = False,
         attempt_timeout: float | None = None,
         tls: TLS | None = None,
+        user: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.tls = tls
         self.timeout = timeout
@@ -60,24 +69,72 @@ class AsyncClient:
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[str, kv_pb2_grpc.KVStub] = {}
         self._refreshing: asyncio.Task[None] | None = None
+        self._creds = Credentials(user, password or "") if user else None
+        self._raw: dict[str, grpc.aio.Channel] = {}  # without the token (login)
+        self._login_lock = asyncio.Lock()
 
     @classmethod
     async def connect(cls, hosts: str | Sequence[str], **kwargs: Any) -> AsyncClient:
         client = cls(hosts, **kwargs)
-        await client.refresh()
+        await client._start()
         return client
+
+    async def _start(self) -> None:
+        if self._creds is not None and not self._creds.token:
+            await self.login()
+        await self.refresh()
+
+    def _new_channel(self, address: str, interceptors: Any = None) -> grpc.aio.Channel:
+        if self.tls is not None:
+            return grpc.aio.secure_channel(
+                address, self.tls.credentials(), options=_CHANNEL_OPTIONS, interceptors=interceptors
+            )
+        return grpc.aio.insecure_channel(
+            address, options=_CHANNEL_OPTIONS, interceptors=interceptors
+        )
 
     def _channel(self, address: str) -> grpc.aio.Channel:
         ch = self._channels.get(address)
         if ch is None:
-            ch = (
-                grpc.aio.secure_channel(address, self.tls.credentials(), options=_CHANNEL_OPTIONS)
-                if self.tls is not None
-                else grpc.aio.insecure_channel(address, options=_CHANNEL_OPTIONS)
-            )
+            interceptors = None
+            if self._creds is not None:
+                interceptors = [AsyncAuthInterceptor(self._creds, self._relogin)]
+            ch = self._new_channel(address, interceptors)
             self._channels[address] = ch
             self._stubs[address] = kv_pb2_grpc.KVStub(ch)
         return ch
+
+    async def login(self) -> None:
+        """Log in at the first node that answers (``connect`` does it when a user is
+        given); raises NotAuthenticated (80) for a wrong user or password."""
+        assert self._creds is not None, "no user given"
+        errors = []
+        for address in self._table.addresses():
+            if address not in self._raw:
+                self._raw[address] = self._new_channel(address)
+            stub = security_pb2_grpc.SecurityStub(self._raw[address])
+            try:
+                answer = await stub.Login(self._creds.login_request(), timeout=self.timeout)
+            except grpc.RpcError as e:
+                t = translate(e, write=False, address=address)
+                if t.from_server and t.error.code not in RETRYABLE_CODES:
+                    raise t.error from None
+                errors.append(str(t.error))
+                continue
+            self._creds.token = answer.token
+            return
+        raise ServerNotAvailable(f"no node answered the login ({'; '.join(errors)})")
+
+    async def _relogin(self, seen: str) -> bool:
+        assert self._creds is not None
+        async with self._login_lock:
+            if self._creds.token != seen:
+                return True
+            try:
+                await self.login()
+            except RaftstoreError:
+                return False
+            return True
 
     async def refresh(self) -> None:
         errors = []
@@ -88,6 +145,9 @@ class AsyncClient:
                     cluster_pb2.GetPartitionMapRequest(), timeout=min(2.0, self.timeout)
                 )
             except grpc.RpcError as e:
+                t = translate(e, write=False, address=address)
+                if isinstance(t.error, SecurityError):  # refused, not unreachable
+                    raise t.error from None
                 errors.append(f"{address}: {e.code().name}")  # type: ignore[attr-defined]
                 continue
             self._table.update(pmap)
@@ -95,14 +155,15 @@ class AsyncClient:
         raise ServerNotAvailable(f"no node answered with a partition map ({'; '.join(errors)})")
 
     async def close(self) -> None:
-        for ch in self._channels.values():
+        for ch in [*self._channels.values(), *self._raw.values()]:
             await ch.close()
         self._channels.clear()
+        self._raw.clear()
         self._stubs.clear()
 
     async def __aenter__(self) -> AsyncClient:
         if not self._table.loaded:  # ``async with AsyncClient(hosts)`` as well as connect()
-            await self.refresh()
+            await self._start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:

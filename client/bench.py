@@ -118,11 +118,21 @@ async def _preload(client: Any, args: argparse.Namespace, value: str) -> None:
     await asyncio.gather(*(one(k) for k in range(args.start_key, args.start_key + args.keys)))
 
 
+def _credentials(args: argparse.Namespace) -> dict[str, Any]:
+    """Log in (security on) when ``--user`` was given; bench never prompts."""
+    if not getattr(args, "user", None):
+        return {}
+    return {"user": args.user, "password": args.password or ""}
+
+
 async def _run_proc(args: argparse.Namespace, share: int, start_at: float) -> Tally:
     from raftstore_client.aio import AsyncClient
 
     client = await AsyncClient.connect(
-        args.hosts, timeout=args.timeout, read_mode=ReadMode[args.read_mode.upper()]
+        args.hosts,
+        timeout=args.timeout,
+        read_mode=ReadMode[args.read_mode.upper()],
+        **_credentials(args),
     )
     value = "v" * args.value_size
     t = Tally()
@@ -189,7 +199,9 @@ def run_bench(args: argparse.Namespace) -> int:
         from raftstore_client.aio import AsyncClient
 
         async def preload() -> None:
-            client = await AsyncClient.connect(args.hosts, timeout=args.timeout)
+            client = await AsyncClient.connect(
+                args.hosts, timeout=args.timeout, **_credentials(args)
+            )
             await _preload(client, args, "v" * args.value_size)
             await client.close()
 

@@ -55,6 +55,30 @@ def _hosts(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("RAFTSTORE_TLS_KEY"),
         help="its private key ($RAFTSTORE_TLS_KEY)",
     )
+    parser.add_argument(
+        "--user",
+        default=os.environ.get("RAFTSTORE_USER"),
+        help="log in as this user (security on; default $RAFTSTORE_USER)",
+    )
+    parser.add_argument(
+        "--password",
+        default=os.environ.get("RAFTSTORE_PASSWORD"),
+        help="its password (default $RAFTSTORE_PASSWORD; asked for when a user is given)",
+    )
+
+
+def credentials(args: argparse.Namespace) -> dict[str, Any]:
+    """``user``/``password`` keyword arguments for a client (the password is asked for on
+    the terminal when a user is given without one)."""
+    user = getattr(args, "user", None)
+    if not user:
+        return {}
+    password = args.password
+    if password is None:
+        import getpass
+
+        password = getpass.getpass(f"password for {user}: ")
+    return {"user": user, "password": password}
 
 
 def _key_args(parser: argparse.ArgumentParser) -> None:
@@ -127,7 +151,7 @@ def _client(args: argparse.Namespace) -> Any:
     tls = None
     if args.tls_ca or args.tls_cert:
         tls = TLS.from_files(args.tls_ca, args.tls_cert, args.tls_key)
-    return Client(args.hosts, timeout=args.timeout, tls=tls)
+    return Client(args.hosts, timeout=args.timeout, tls=tls, **credentials(args))
 
 
 def cmd_put(args: argparse.Namespace) -> int:
@@ -398,6 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("node", nargs="?", help="target replica (default: the preferred leader)")
     _hosts(p)
     p.set_defaults(func=cmd_transfer_leader)
+    from raftstore_client.users import add_user_commands
+
+    add_user_commands(admin, _hosts, _client)
     return parser
 
 

@@ -32,17 +32,31 @@ from typing import Any
 import grpc
 from raftstore_client import _calls, _scan
 from raftstore_client import _convert as cv
+from raftstore_client._auth import AuthInterceptor, Credentials
 from raftstore_client._errors import translate
 from raftstore_client._routing import PartitionTable
-from raftstore_client._session import ROUTING_CODES, RetryState, Session, SessionTokens
+from raftstore_client._session import (
+    RETRYABLE_CODES,
+    ROUTING_CODES,
+    RetryState,
+    Session,
+    SessionTokens,
+)
 from raftstore_client.tls import TLS
 from raftstore_client.types import Meta, Record
 
 from raftstore.commands import Op
-from raftstore.errors import PartitionUnavailable, ServerNotAvailable, Timeout
+from raftstore.errors import (
+    PartitionUnavailable,
+    RaftstoreError,
+    SecurityError,
+    ServerNotAvailable,
+    Timeout,
+)
 from raftstore.keys import N_PARTITIONS
 from raftstore.policy import ReadMode, WritePolicy
-from raftstore.v1 import cluster_pb2, cluster_pb2_grpc, kv_pb2_grpc
+from raftstore.security import Privilege, Role, parse_privileges
+from raftstore.v1 import cluster_pb2, cluster_pb2_grpc, kv_pb2_grpc, security_pb2, security_pb2_grpc
 from raftstore.v1.exp_pb2 import Expression
 
 MAX_MESSAGE = 64 * 1024 * 1024
@@ -77,8 +91,11 @@ class Client:
             cluster as a Jepsen client does: only through its own node(s).
         tls: connect with TLS (``raftstore_client.TLS``: CA, and a certificate and key for
             nodes that require client certificates); default plain text.
+        user, password: log in (security on): the client logs in once, sends the token
+            with every call, and logs in again when the token expires or is revoked.
 
-    Raises ServerNotAvailable when no host answers with a partition map.
+    Raises ServerNotAvailable when no host answers with a partition map, and
+    NotAuthenticated (80) when the login is refused.
     """
 
     def __init__(
@@ -92,6 +109,8 @@ class Client:
         pinned: bool = False,
         attempt_timeout: float | None = None,
         tls: TLS | None = None,
+        user: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.tls = tls
         self.timeout = timeout
@@ -103,12 +122,16 @@ class Client:
         self.tokens = SessionTokens()
         self._table = PartitionTable(parse_hosts(hosts), pinned)
         self._channels: dict[str, grpc.Channel] = {}
+        self._raw: dict[str, grpc.Channel] = {}  # without the token (login)
         self._lock = threading.Lock()
+        self._creds = Credentials(user, password or "") if user else None
+        if self._creds is not None:
+            self.login()
         self.refresh()
 
     # --- connection management --------------------------------------------------------
 
-    def _channel(self, address: str) -> grpc.Channel:
+    def _channel(self, address: str, raw: bool = False) -> grpc.Channel:
         with self._lock:
             ch = self._channels.get(address)
             if ch is None:
@@ -117,8 +140,43 @@ class Client:
                     if self.tls is not None
                     else grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
                 )
+                self._raw[address] = ch
+                if self._creds is not None:
+                    ch = grpc.intercept_channel(ch, AuthInterceptor(self._creds, self._relogin))
                 self._channels[address] = ch
-            return ch
+            return self._raw[address] if raw else ch
+
+    def login(self) -> None:
+        """Log in at the first node that answers (done by the constructor when a user is
+        given); raises NotAuthenticated (80) for a wrong user or password."""
+        assert self._creds is not None, "no user given"
+        errors = []
+        for address in self._table.addresses():
+            stub = security_pb2_grpc.SecurityStub(self._channel(address, raw=True))
+            try:
+                answer = stub.Login(self._creds.login_request(), timeout=self.timeout)
+            except grpc.RpcError as e:
+                t = translate(e, write=False, address=address)
+                if t.from_server and t.error.code not in RETRYABLE_CODES:
+                    raise t.error from None
+                errors.append(str(t.error))
+                continue
+            self._creds.token = answer.token
+            return
+        raise ServerNotAvailable(f"no node answered the login ({'; '.join(errors)})")
+
+    def _relogin(self, seen: str) -> bool:
+        """After NOT_AUTHENTICATED: log in again (once for all threads); True if a new
+        token is there to retry with."""
+        assert self._creds is not None
+        with self._creds.lock:
+            if self._creds.token != seen:
+                return True
+            try:
+                self.login()
+            except RaftstoreError:
+                return False
+            return True
 
     def refresh(self) -> None:
         """Fetch the partition map from the first node that answers."""
@@ -130,6 +188,9 @@ class Client:
                     cluster_pb2.GetPartitionMapRequest(), timeout=min(2.0, self.timeout)
                 )
             except grpc.RpcError as e:
+                t = translate(e, write=False, address=address)
+                if isinstance(t.error, SecurityError):  # refused, not unreachable
+                    raise t.error from None
                 errors.append(f"{address}: {e.code().name}")  # type: ignore[attr-defined]
                 continue
             self._table.update(pmap)
@@ -138,9 +199,10 @@ class Client:
 
     def close(self) -> None:
         with self._lock:
-            for ch in self._channels.values():
+            for ch in self._raw.values():
                 ch.close()
             self._channels.clear()
+            self._raw.clear()
 
     def __enter__(self) -> Client:
         return self
@@ -431,15 +493,16 @@ class Client:
         out = self._admin_call("Revive", request)
         return list(out.revived_group_ids), list(out.lost_group_ids)
 
-    def _admin_call(self, method: str, request: Any) -> Any:
+    def _admin_call(self, method: str, request: Any, stub_type: Any = None) -> Any:
         """An idempotent administrative call, retried (any node, backing off) while the
         cluster has no leader for it, until ``timeout``."""
+        stub_type = stub_type or cluster_pb2_grpc.ClusterStub
         deadline = time.monotonic() + self.timeout
         attempt = 0
         while True:
             addresses = self._table.addresses()
             address = addresses[attempt % len(addresses)]
-            stub = cluster_pb2_grpc.ClusterStub(self._channel(address))
+            stub = stub_type(self._channel(address))
             try:
                 return getattr(stub, method)(request, timeout=max(0.1, deadline - time.monotonic()))
             except grpc.RpcError as e:
@@ -451,9 +514,72 @@ class Client:
             attempt += 1
             time.sleep(0.25)
 
+    # --- users (security on) -------------------------------------------------------------
+
+    def create_user(self, user: str, password: str, privileges: str | Sequence[Any] = ()) -> int:
+        """Create ``user`` with ``privileges`` (``"read@test.s1,read-write@test"`` or
+        Privilege values); needs user-admin. Returns the cluster state's epoch."""
+        req = security_pb2.CreateUserRequest(
+            user=user, password=password, privileges=_privileges_pb(privileges)
+        )
+        return int(self._security_call("CreateUser", req).epoch)
+
+    def drop_user(self, user: str) -> int:
+        req = security_pb2.DropUserRequest(user=user)
+        return int(self._security_call("DropUser", req).epoch)
+
+    def set_password(self, user: str, password: str) -> int:
+        """A new password for ``user`` (any user may change its own); its earlier tokens
+        are refused from then on (this client logs in again if it is that user)."""
+        req = security_pb2.SetPasswordRequest(user=user, password=password)
+        epoch = int(self._security_call("SetPassword", req).epoch)
+        if self._creds is not None and self._creds.user == user:
+            self._creds.set_password(password)
+            self.login()
+        return epoch
+
+    def grant(self, user: str, privileges: str | Sequence[Any]) -> int:
+        req = security_pb2.PrivilegesRequest(user=user, privileges=_privileges_pb(privileges))
+        return int(self._security_call("GrantPrivileges", req).epoch)
+
+    def revoke(self, user: str, privileges: str | Sequence[Any]) -> int:
+        req = security_pb2.PrivilegesRequest(user=user, privileges=_privileges_pb(privileges))
+        return int(self._security_call("RevokePrivileges", req).epoch)
+
+    def users(self) -> dict[str, list[str]]:
+        """Every user and its privileges as strings (never a password hash)."""
+        out = self._security_call("ListUsers", security_pb2.ListUsersRequest())
+        return {u.user: [str(_privilege(p)) for p in u.privileges] for u in out.users}
+
+    def _security_call(self, method: str, request: Any) -> Any:
+        return self._admin_call(method, request, security_pb2_grpc.SecurityStub)
+
     def node_status(self, address: str) -> cluster_pb2.NodeStatus:
         stub = cluster_pb2_grpc.ClusterStub(self._channel(address))
         try:
             return stub.GetNodeStatus(cluster_pb2.GetNodeStatusRequest(), timeout=self.timeout)
         except grpc.RpcError as e:
             raise translate(e, write=False, address=address).error from None
+
+
+_ROLE_PB = {
+    Role.READ: security_pb2.ROLE_READ,
+    Role.READ_WRITE: security_pb2.ROLE_READ_WRITE,
+    Role.SYS_ADMIN: security_pb2.ROLE_SYS_ADMIN,
+    Role.USER_ADMIN: security_pb2.ROLE_USER_ADMIN,
+}
+_PB_ROLE = {v: k for k, v in _ROLE_PB.items()}
+
+
+def _privileges_pb(privileges: str | Sequence[Any]) -> list[security_pb2.Privilege]:
+    """Privileges as a string (``"read@test.s1,sys-admin"``) or Privilege values → proto;
+    InvalidPrivilege (72) for a malformed one."""
+    items = parse_privileges(privileges) if isinstance(privileges, str) else privileges
+    return [
+        security_pb2.Privilege(role=_ROLE_PB[p.role], namespace=p.namespace, set=p.set)
+        for p in items
+    ]
+
+
+def _privilege(pb: security_pb2.Privilege) -> Privilege:
+    return Privilege(_PB_ROLE[pb.role], pb.namespace, pb.set)

@@ -49,6 +49,18 @@ async def _store(node: Any, state: ClusterState, generation: int) -> ClusterStat
     return state
 
 
+async def change_state(node: Any, change: Callable[[ClusterState], ClusterState]) -> ClusterState:
+    """Read the stored state, apply ``change`` (which may raise: nothing is written) and
+    store the result by compare-and-set, again from a fresh read after a conflict."""
+
+    async def attempt() -> ClusterState:
+        state, generation = await _stored(node)
+        changed = change(state)
+        return state if changed is state else await _store(node, changed, generation)
+
+    return await _retrying(attempt)
+
+
 async def admit(node: Any, member: Member) -> ClusterState:
     """Add ``member`` to the roster; the same node asking again is admitted once."""
     return await _retrying(lambda: _admit(node, member))

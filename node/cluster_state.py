@@ -28,6 +28,7 @@ from raftstore_node.config import Member
 
 from raftstore.namespaces import NamespaceConfig, group_id
 from raftstore.placement import NodeSpec, PlacementError, place
+from raftstore.security import User
 
 SYSTEM_NAMESPACE = "_system"
 SYSTEM_GROUP = f"{SYSTEM_NAMESPACE}/0"
@@ -54,6 +55,9 @@ class ClusterState:
     # The groups the current plan moves (those whose replicas differed from it when it
     # was made): the migration view counts them as done once they match it.
     planned: tuple[str, ...] = ()
+    # Access control (``raftstore.security``): user name -> password hash, credential
+    # generation and privileges. Used only while the nodes run with security on.
+    users: dict[str, User] = field(default_factory=dict)
 
     # --- views ------------------------------------------------------------------------
 
@@ -183,6 +187,7 @@ class ClusterState:
                 "plan_key": self.plan_key,
                 "adding": dict(sorted(self.adding.items())),
                 "planned": list(self.planned),
+                "users": {n: u.to_dict() for n, u in sorted(self.users.items())},
             },
             sort_keys=True,
         )
@@ -203,16 +208,19 @@ class ClusterState:
                 plan_key=str(doc.get("plan_key", "")),
                 adding={str(g): str(n) for g, n in doc.get("adding", {}).items()},
                 planned=tuple(str(g) for g in doc.get("planned", ())),
+                users={str(n): User.from_dict(str(n), u) for n, u in doc.get("users", {}).items()},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ValueError(f"malformed cluster state: {e}") from None
 
 
 def founding_state(
-    members: tuple[Member, ...], namespaces: tuple[NamespaceConfig, ...]
+    members: tuple[Member, ...],
+    namespaces: tuple[NamespaceConfig, ...],
+    users: dict[str, User] | None = None,
 ) -> ClusterState:
     """Epoch 1, computed alike by every founding node from the shared configuration."""
-    seed = ClusterState(epoch=1, members=members, namespaces=namespaces)
+    seed = ClusterState(epoch=1, members=members, namespaces=namespaces, users=users or {})
     placement = seed.target()
     return dataclasses.replace(
         seed, placement=placement, plan=placement, plan_key=seed.roster_key()

@@ -28,6 +28,11 @@ Example (``raftstore local`` writes one per node)::
     ca_file = "ca.pem"
     client_auth = false
 
+    [security]                 # optional: access control (see auth.py, security.proto)
+    enabled = true
+    admin_password_file = "admin.password"  # founding only: the first user, "admin"
+    token_ttl = 86400          # seconds a login token stays valid
+
     [raft]
     heartbeat = 0.1
     election_min = 1.0
@@ -89,6 +94,19 @@ class Member:
 
 
 @dataclass(frozen=True, slots=True)
+class SecuritySettings:
+    """``[security]``: access control on the client port (off by default).
+
+    ``admin_password`` (from ``admin_password_file`` or ``RAFTSTORE_ADMIN_PASSWORD``) is
+    read only when the cluster is founded: the user ``admin`` (sys-admin, user-admin,
+    read-write) is created with it. Every founder must be given the same one."""
+
+    enabled: bool = False
+    admin_password: str = field(default="", repr=False)
+    token_ttl: float = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
 class NodeConfig:
     node_id: str
     data_dir: Path
@@ -108,6 +126,7 @@ class NodeConfig:
     listen_host: str = ""  # bind client, peer and metrics ports here ("": the member's host)
     limits: Limits = field(default_factory=Limits)  # admission bounds (admission.py)
     tls: TLSSettings | None = None  # TLS on the client port (tls.py)
+    security: SecuritySettings = field(default_factory=lambda: SecuritySettings())
 
     @property
     def me(self) -> Member:
@@ -237,7 +256,35 @@ def _secret(doc: dict[str, Any], base: Path) -> bytes:
     return secret
 
 
+def _security(raw: object, base: Path) -> SecuritySettings:
+    if raw is None:
+        return SecuritySettings()
+    if not isinstance(raw, dict):
+        raise ConfigError("[security] must be a table")
+    unknown = set(raw) - {"enabled", "admin_password_file", "token_ttl"}
+    if unknown:
+        raise ConfigError(f"[security]: unknown settings {sorted(unknown)}")
+    enabled = raw.get("enabled", False)
+    ttl = raw.get("token_ttl", 86400)
+    if not isinstance(enabled, bool):
+        raise ConfigError("security.enabled must be true or false")
+    if not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or not 1 <= ttl <= 30 * 86400:
+        raise ConfigError("security.token_ttl must be 1..2592000 seconds")
+    password = os.environ.get("RAFTSTORE_ADMIN_PASSWORD", "")
+    path = raw.get("admin_password_file")
+    if not password and path is not None:
+        if not isinstance(path, str):
+            raise ConfigError("security.admin_password_file must be a path")
+        p = (base / path) if not os.path.isabs(path) else Path(path)
+        try:
+            password = p.read_text().strip()
+        except OSError as e:
+            raise ConfigError(f"security.admin_password_file {p}: {e.strerror}") from None
+    return SecuritySettings(enabled, password, float(ttl))
+
+
 _TOP_KEYS = {
+    "security",
     "tls",
     "node_id",
     "data_dir",
@@ -288,6 +335,7 @@ def build_config(doc: dict[str, Any], *, base: Path, **overrides: Any) -> NodeCo
         timing=_timing(doc.get("raft")),
         limits=Limits.from_toml(doc.get("limits")),
         tls=tls_from_toml(doc.get("tls"), base),
+        security=_security(doc.get("security"), base),
         **{**_listen_settings(doc), **overrides},
     )
 

@@ -21,11 +21,13 @@ pod derives the same member list, so the pods form the cluster by themselves.
 | ``RAFTSTORE_NAMESPACES`` | JSON list of ``[[namespace]]`` tables | ``test``, RF min(3, replicas) |
 | ``RAFTSTORE_REPLICATION_FACTOR`` | for namespaces that do not set one | min(3, replicas) |
 | ``RAFTSTORE_RAFT`` | JSON object of ``[raft]`` settings | defaults |
+| ``RAFTSTORE_SECURITY`` | JSON object of ``[security]`` settings (``{"enabled": true}``) | off |
 | ``RAFTSTORE_RACKS`` | comma-separated racks; member i gets rack i mod count | no racks |
 | ``RAFTSTORE_ZONE`` | this pod's zone, checked against its rack (a warning) | unchecked |
 | ``RAFTSTORE_ADDRESS_OVERRIDES`` | JSON ``{"name:port": "host:port"}`` (tests) | none |
 
-``RAFTSTORE_CLUSTER_SECRET`` is read from the process environment (as for ``--config``);
+``RAFTSTORE_CLUSTER_SECRET`` and the first user's ``RAFTSTORE_ADMIN_PASSWORD`` (security on,
+founding only) are read from the process environment (as for ``--config``);
 the chart mounts the Secret as a file and sets ``RAFTSTORE_CLUSTER_SECRET_FILE`` instead.
 ``RAFTSTORE_ADDRESS_OVERRIDES`` exists for tests that run the pods as processes on one machine
 (every DNS name mapped to a 127.0.0.1 port) and for networks where the Service's names do not
@@ -91,6 +93,8 @@ def config_doc(env: Mapping[str, str]) -> tuple[dict[str, Any], int]:
         doc["secret_file"] = env["RAFTSTORE_CLUSTER_SECRET_FILE"]
     if env.get("RAFTSTORE_RAFT"):
         doc["raft"] = _json(env, "RAFTSTORE_RAFT", dict)
+    if env.get("RAFTSTORE_SECURITY"):
+        doc["security"] = _json(env, "RAFTSTORE_SECURITY", dict)
     namespaces = _namespaces(env)
     if namespaces is not None:
         doc["namespace"] = namespaces

@@ -1,6 +1,7 @@
 """Forwarding a client request to the node that leads its group, over gRPC.
 
-A forwarded call carries ``raftstore-forwarded: <node id>`` and is never forwarded again:
+A forwarded call carries ``raftstore-forwarded: <node id>`` (and, with security on, the
+caller's ``authorization``, which the leader checks again) and is never forwarded again:
 a node that receives it without leading the group answers PARTITION_UNAVAILABLE with a
 leader hint, and the client retries. Errors of the forwarded call are relayed unchanged;
 a transport failure without a result code is reported as PARTITION_UNAVAILABLE for reads
@@ -13,8 +14,9 @@ import asyncio
 from typing import Any
 
 import grpc
+from raftstore_node.auth import caller_authorization
 from raftstore_node.config import NodeConfig
-from raftstore_node.status import FORWARDED_KEY, IN_DOUBT_KEY, RESULT_CODE_KEY
+from raftstore_node.status import AUTHORIZATION_KEY, FORWARDED_KEY, IN_DOUBT_KEY, RESULT_CODE_KEY
 
 from raftstore.errors import PartitionUnavailable, RaftstoreError, Timeout, error_for
 
@@ -81,10 +83,12 @@ class Forwarder:
             request_serializer=type(request).SerializeToString,
             response_deserializer=response_type.FromString,
         )
+        metadata: tuple[tuple[str, str], ...] = ((FORWARDED_KEY, self._config.node_id),)
+        caller = caller_authorization.get()
+        if caller:
+            metadata += ((AUTHORIZATION_KEY, caller),)
         try:
-            return await call(
-                request, timeout=timeout, metadata=((FORWARDED_KEY, self._config.node_id),)
-            )
+            return await call(request, timeout=timeout, metadata=metadata)
         except grpc.aio.AioRpcError as e:
             raise _translate(e, node_id, write) from None
 

@@ -27,6 +27,7 @@ from typing import Any
 
 READY_TIMEOUT = 60.0
 STOP_GRACE = 15.0
+ADMIN_PASSWORD_FILE = "admin.password"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ def node_toml(
     raft: dict[str, Any] | None,
     metrics_port: int = 0,
     tls: dict[str, Any] | None = None,
+    security: dict[str, Any] | None = None,
 ) -> str:
     """The TOML of one node's configuration."""
     lines = [
@@ -73,7 +75,7 @@ def node_toml(
         lines.append("[[namespace]]")
         lines += [f"{k} = {json.dumps(v)}" for k, v in ns.items()]
         lines.append("")
-    for table, values in (("raft", raft), ("tls", tls)):
+    for table, values in (("raft", raft), ("tls", tls), ("security", security)):
         if values:
             lines.append(f"[{table}]")
             lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
@@ -90,13 +92,24 @@ def write_cluster(
     namespaces: list[dict[str, Any]] | None = None,
     raft: dict[str, Any] | None = None,
     tls: dict[str, Any] | None = None,
+    security: bool = False,
 ) -> list[LocalNode]:
-    """Create the secret and every node's configuration under ``directory``."""
+    """Create the secret and every node's configuration under ``directory``. With
+    ``security``, access control is on and the first user ``admin`` gets the password in
+    ``DIR/admin.password`` ($RAFTSTORE_ADMIN_PASSWORD, else a random one)."""
     directory.mkdir(parents=True, exist_ok=True)
     secret = directory / "cluster.secret"
     if not secret.exists():
         secret.write_text(secrets.token_hex(32))
         secret.chmod(0o600)
+    security_table = None
+    if security:
+        password_file = directory / ADMIN_PASSWORD_FILE
+        if not password_file.exists():
+            password = os.environ.get("RAFTSTORE_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+            password_file.touch(mode=0o600)
+            password_file.write_text(password + "\n")
+        security_table = {"enabled": True, "admin_password_file": f"../{ADMIN_PASSWORD_FILE}"}
     specs = [
         {
             "id": f"n{i + 1}",
@@ -125,6 +138,7 @@ def write_cluster(
                 raft=raft,
                 metrics_port=int(spec["metrics"].rpartition(":")[2]),
                 tls=tls,
+                security=security_table,
             )
         )
         out.append(
@@ -175,12 +189,32 @@ def start_node(
         log.close()
 
 
+def admin_password(directory: Path) -> str | None:
+    """The first user's password of a local cluster with security on (None: off)."""
+    path = directory / ADMIN_PASSWORD_FILE
+    return path.read_text().strip() if path.exists() else None
+
+
+def _login_metadata(channel: Any, password: str | None) -> tuple[tuple[str, str], ...]:
+    """``authorization`` metadata of a fresh ``admin`` login (security on), else none."""
+    if password is None:
+        return ()
+    from raftstore.v1 import security_pb2, security_pb2_grpc
+
+    answer = security_pb2_grpc.SecurityStub(channel).Login(
+        security_pb2.LoginRequest(user="admin", password=password), timeout=2.0
+    )
+    return (("authorization", f"Bearer {answer.token}"),)
+
+
 def wait_ready(
     hosts: list[str],
     timeout: float = READY_TIMEOUT,
     procs: list[subprocess.Popen[bytes]] | None = None,
+    password: str | None = None,
 ) -> None:
-    """Return once every node answers and every partition group has a leader."""
+    """Return once every node answers and every partition group has a leader
+    (``password``: security is on, ask as ``admin``)."""
     import grpc
 
     from raftstore.v1 import cluster_pb2, cluster_pb2_grpc
@@ -194,7 +228,9 @@ def wait_ready(
             for h in hosts:
                 with grpc.insecure_channel(h) as ch:
                     pmap = cluster_pb2_grpc.ClusterStub(ch).GetPartitionMap(
-                        cluster_pb2.GetPartitionMapRequest(), timeout=1.0
+                        cluster_pb2.GetPartitionMapRequest(),
+                        timeout=1.0,
+                        metadata=_login_metadata(ch, password),
                     )
                     missing = [g.group_id for g in pmap.groups if not g.leader_node_id]
                     if missing:
@@ -265,6 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="namespace name (repeatable; first start only; default: test)",
     )
     p.add_argument(
+        "--security",
+        action="store_true",
+        help="access control on (first start only): user admin, password in DIR/admin.password "
+        "($RAFTSTORE_ADMIN_PASSWORD, else random)",
+    )
+    p.add_argument(
         "--node-arg",
         action="append",
         default=[],
@@ -312,6 +354,7 @@ def main(argv: list[str]) -> int:
                 }
                 for n in names
             ],
+            security=args.security,
         )
     stopping = False
 
@@ -325,12 +368,19 @@ def main(argv: list[str]) -> int:
     write_cluster_json(directory, nodes, procs)
     hosts = [n.client for n in nodes]
     try:
-        wait_ready(hosts, procs=procs)
+        password = admin_password(directory)
+        wait_ready(hosts, procs=procs, password=password)
         print(
             f"raftstore local: {len(nodes)} nodes ready; hosts={','.join(hosts)} "
             f"(cluster.json in {directory}); Ctrl-C to stop",
             flush=True,
         )
+        if password is not None:
+            print(
+                f"raftstore local: security on; log in as admin (password in "
+                f"{directory / ADMIN_PASSWORD_FILE})",
+                flush=True,
+            )
     except (TimeoutError, RuntimeError) as e:
         print(f"raftstore local: {e}", file=sys.stderr, flush=True)
         stop_processes(procs)

@@ -8,7 +8,9 @@ raw-bytes handlers instead (reflection and stock clients see the same service):
 1. a request longer than ``limit`` bytes is answered RECORD_TOO_BIG (13) before parsing;
 2. bytes that are not a valid message are answered ``INVALID_ARGUMENT`` with
    PARAMETER_ERROR (4), and counted in one rate-limited log line, never a traceback;
-3. otherwise the servicer's method runs with the parsed message, and ``request_size``
+3. with security on, ``guard.check`` authenticates and authorises the call (``auth.py``):
+   NOT_AUTHENTICATED (80) or ROLE_VIOLATION (81) before any handler runs;
+4. otherwise the servicer's method runs with the parsed message, and ``request_size``
    holds the request's length for it (it decides whether conversion leaves the loop).
 
 gRPC's own receive limit (``receive_limit``) stays above ``limit`` as a hard stop: a
@@ -31,7 +33,7 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import ServiceDescriptor
 from raftstore_node.status import abort
 
-from raftstore.errors import ParameterError, RecordTooBig
+from raftstore.errors import ParameterError, RaftstoreError, RecordTooBig
 from raftstore.namespaces import NamespaceConfig
 
 log = logging.getLogger("raftstore.node.parsing")
@@ -98,8 +100,9 @@ Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 class RequestParser:
     """Builds the raw-bytes handlers of services; shares one limit and one log line."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, guard: Any = None) -> None:
         self.limit = limit
+        self.guard = guard  # auth.Guard with security on, else None
         self.malformed = RateLimitedLog(log, "malformed requests answered PARAMETER_ERROR")
 
     def add_service(
@@ -145,6 +148,11 @@ class RequestParser:
             except Exception as e:  # DecodeError, or a recursion limit of the parser
                 self.malformed.note(f"{method} from {context.peer()}: {e}")
                 await abort(context, ParameterError(f"malformed {request_type.__name__}: {e}"))
+            if self.guard is not None:
+                try:
+                    self.guard.check(method, request, context.invocation_metadata() or ())
+                except RaftstoreError as e:
+                    await abort(context, e)
             request_size.set(len(raw))
             return await behavior(request, context)
 

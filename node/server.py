@@ -23,6 +23,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from raftstore_node import balance, cluster_state, leaders, readiness
 from raftstore_node.admission import Admission, DiskSpace
+from raftstore_node.auth import Guard, founding_users
 from raftstore_node.cluster_state import ClusterState, founding_state
 from raftstore_node.config import NodeConfig, check_data_dir, parse_address
 from raftstore_node.dispatch import Dispatcher
@@ -39,11 +40,12 @@ from raftstore_node.routing import Router
 from raftstore_node.services.cluster import ClusterService
 from raftstore_node.services.faults import FaultInjectionService
 from raftstore_node.services.kv import KVService, now_ms, propose
+from raftstore_node.services.security import SecurityService
 
 from raftstore.commands import Read, Request, Result
 from raftstore.errors import Timeout
 from raftstore.failpoints import Failpoints
-from raftstore.namespaces import parse_group_id
+from raftstore.namespaces import ConfigError, parse_group_id
 from raftstore.replication.driver import RaftDriver, fail_stop
 from raftstore.replication.group import GroupReplica, NotLeader
 from raftstore.replication.journal import JournalError
@@ -53,7 +55,7 @@ from raftstore.replication.wal import GroupJournal, WriteAheadLog
 from raftstore.state_machine import StateMachine
 from raftstore.storage.engine import Engine
 from raftstore.storage.rocks import GroupStore
-from raftstore.v1 import cluster_pb2, kv_pb2, testing_pb2
+from raftstore.v1 import cluster_pb2, kv_pb2, security_pb2, testing_pb2
 
 log = logging.getLogger("raftstore.node")
 SESSION_WAIT = 0.5  # a SESSION read waits this long for a lagging replica, then goes to the leader
@@ -62,6 +64,7 @@ SERVICE_NAMES = (
     kv_pb2.DESCRIPTOR.services_by_name["KV"].full_name,
     cluster_pb2.DESCRIPTOR.services_by_name["Cluster"].full_name,
     testing_pb2.DESCRIPTOR.services_by_name["FaultInjection"].full_name,
+    security_pb2.DESCRIPTOR.services_by_name["Security"].full_name,
     health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
     reflection.SERVICE_NAME,
 )
@@ -82,6 +85,11 @@ class RaftstoreNode:
         self._stopped = asyncio.Event()
         self.server: grpc.aio.Server | None = None
         self.metrics = MetricsServer(self)
+        self.guard: Guard | None = None
+        if config.security.enabled:  # access control on the client port (auth.py)
+            self.guard = Guard(
+                config.secret, config.security.token_ttl, lambda: self.membership.state.users
+            )
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -98,13 +106,27 @@ class RaftstoreNode:
             if self.config.join:
                 state = await request_join(self.config)
             else:
-                state = founding_state(self.config.members, self.config.namespaces)
+                state = founding_state(
+                    self.config.members, self.config.namespaces, self._founding_users()
+                )
             cluster_state.save(self.config.data_dir, state)
         self.config = dataclasses.replace(
             self.config, members=state.members, namespaces=state.namespaces
         )
         self.state_machine = _state_machine(self.config)
         return state
+
+    def _founding_users(self) -> dict[str, Any]:
+        """With security on, the first user: ``admin`` with the configured password."""
+        security = self.config.security
+        if not security.enabled:
+            return {}
+        if not security.admin_password:
+            raise ConfigError(
+                "security is on and this node founds the cluster: give the first user's "
+                "password in security.admin_password_file or RAFTSTORE_ADMIN_PASSWORD"
+            )
+        return founding_users(security.admin_password, self.config.secret)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -216,11 +238,13 @@ class RaftstoreNode:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        parser = RequestParser(request_limit(self.config.namespaces))  # see parsing.py
+        # see parsing.py; the guard checks every call (auth.py)
+        parser = RequestParser(request_limit(self.config.namespaces), self.guard)
         for servicer, pb, name in (
             (KVService(self), kv_pb2, "KV"),
             (ClusterService(self), cluster_pb2, "Cluster"),
             (FaultInjectionService(self), testing_pb2, "FaultInjection"),
+            (SecurityService(self), security_pb2, "Security"),
         ):
             parser.add_service(self.server, servicer, pb.DESCRIPTOR.services_by_name[name])
         self.health = health.aio.HealthServicer()
@@ -259,6 +283,8 @@ class RaftstoreNode:
         self.driver.stop()  # syncs the WAL
         await self.mesh.stop()
         await self.forwarder.close()
+        if self.guard is not None:
+            self.guard.close()
         for group in self.groups.values():
             group.close()
         self.engine.close()  # after the groups: they hold its column families

@@ -16,6 +16,7 @@ RESULT_CODE_KEY = "raftstore-result-code"
 IN_DOUBT_KEY = "raftstore-in-doubt"
 LEADER_KEY = "raftstore-leader"
 FORWARDED_KEY = "raftstore-forwarded"
+AUTHORIZATION_KEY = "authorization"  # "Bearer <token>" (security.proto)
 
 GRPC_STATUS: dict[ResultCode, grpc.StatusCode] = {
     ResultCode.SERVER_ERROR: grpc.StatusCode.INTERNAL,
@@ -38,6 +39,13 @@ GRPC_STATUS: dict[ResultCode, grpc.StatusCode] = {
     ResultCode.OUT_OF_SPACE: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ResultCode.KEY_BUSY: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ResultCode.DEVICE_OVERLOAD: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ResultCode.SECURITY_NOT_ENABLED: grpc.StatusCode.FAILED_PRECONDITION,
+    ResultCode.INVALID_USER: grpc.StatusCode.NOT_FOUND,
+    ResultCode.USER_ALREADY_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+    ResultCode.INVALID_PASSWORD: grpc.StatusCode.INVALID_ARGUMENT,
+    ResultCode.INVALID_PRIVILEGE: grpc.StatusCode.INVALID_ARGUMENT,
+    ResultCode.NOT_AUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
+    ResultCode.ROLE_VIOLATION: grpc.StatusCode.PERMISSION_DENIED,
 }
 
 

@@ -28,7 +28,15 @@ Exception tree::
     ├── UnsupportedFeature              16
     ├── DeviceOverload                  18  node or group over its in-flight bounds (retry)
     ├── NamespaceNotFound               20
-    └── Forbidden                       22
+    ├── Forbidden                       22
+    └── SecurityError                      access control (security on, see security.py)
+        ├── SecurityNotEnabled          52  a security call while security is off
+        ├── InvalidUser                 60  no such user
+        ├── UserAlreadyExists           61
+        ├── InvalidPassword             62  a password that cannot be used (empty, too long)
+        ├── InvalidPrivilege            72  a malformed privilege or scope
+        ├── NotAuthenticated            80  no valid token: log in (again)
+        └── RoleViolation               81  the user lacks the privilege for the call
 
 ``in_doubt`` is true when a write may have been applied although no success was seen
 (for example a timeout after the command was proposed), as Aerospike's clients report
@@ -66,6 +74,13 @@ class ResultCode(IntEnum):
     ELEMENT_EXISTS = 24
     OP_NOT_APPLICABLE = 26
     FILTERED_OUT = 27
+    SECURITY_NOT_ENABLED = 52
+    INVALID_USER = 60
+    USER_ALREADY_EXISTS = 61
+    INVALID_PASSWORD = 62
+    INVALID_PRIVILEGE = 72
+    NOT_AUTHENTICATED = 80
+    ROLE_VIOLATION = 81
 
 
 class RaftstoreError(Exception):
@@ -199,6 +214,44 @@ class Forbidden(RaftstoreError):
     default_code = ResultCode.FORBIDDEN
 
 
+class SecurityError(RaftstoreError):
+    """An access-control refusal or a malformed security call; nothing was changed."""
+
+    default_code = ResultCode.ROLE_VIOLATION
+
+
+class SecurityNotEnabled(SecurityError):
+    default_code = ResultCode.SECURITY_NOT_ENABLED
+
+
+class InvalidUser(SecurityError):
+    default_code = ResultCode.INVALID_USER
+
+
+class UserAlreadyExists(SecurityError):
+    default_code = ResultCode.USER_ALREADY_EXISTS
+
+
+class InvalidPassword(SecurityError):
+    default_code = ResultCode.INVALID_PASSWORD
+
+
+class InvalidPrivilege(SecurityError):
+    default_code = ResultCode.INVALID_PRIVILEGE
+
+
+class NotAuthenticated(SecurityError):
+    """No token, a malformed, expired or revoked one, or a refused login."""
+
+    default_code = ResultCode.NOT_AUTHENTICATED
+
+
+class RoleViolation(SecurityError):
+    """The authenticated user holds no privilege that allows the call."""
+
+    default_code = ResultCode.ROLE_VIOLATION
+
+
 _BY_CODE: dict[ResultCode, type[RaftstoreError]] = {
     cls.default_code: cls
     for cls in (
@@ -224,6 +277,13 @@ _BY_CODE: dict[ResultCode, type[RaftstoreError]] = {
         OutOfSpace,
         KeyBusy,
         DeviceOverload,
+        SecurityNotEnabled,
+        InvalidUser,
+        UserAlreadyExists,
+        InvalidPassword,
+        InvalidPrivilege,
+        NotAuthenticated,
+        RoleViolation,
     )
 }
 

@@ -32,7 +32,13 @@ CONFIGS = {
 }
 
 
-def bench(hosts: list[str], workload: str, concurrency: int, args: argparse.Namespace) -> dict:
+def bench(
+    hosts: list[str],
+    workload: str,
+    concurrency: int,
+    args: argparse.Namespace,
+    extra: tuple[str, ...] = (),
+) -> dict:
     cmd = [
         sys.executable,
         "-m",
@@ -53,6 +59,7 @@ def bench(hosts: list[str], workload: str, concurrency: int, args: argparse.Name
         "--procs",
         str(min(args.procs, concurrency)),
         "--json",
+        *extra,
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:

@@ -26,9 +26,18 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from raftstore_node.local import LocalNode, start_node, write_cluster
+from raftstore_client._auth import AuthInterceptor, Credentials
+from raftstore_node.local import LocalNode, admin_password, start_node, write_cluster
 
-from raftstore.v1 import cluster_pb2, cluster_pb2_grpc, testing_pb2, testing_pb2_grpc
+from raftstore.v1 import (
+    cluster_pb2,
+    cluster_pb2_grpc,
+    security_pb2_grpc,
+    testing_pb2,
+    testing_pb2_grpc,
+)
+
+ADMIN = "admin"
 
 _LIVE: weakref.WeakSet[Cluster] = weakref.WeakSet()
 
@@ -65,6 +74,7 @@ class Cluster:
         replication_factor: int | None = None,
         tls: dict[str, Any] | None = None,
         client_tls: Any = None,
+        security: bool = False,
     ) -> None:
         self.directory = Path(directory)
         self.cluster_id = "t" + secrets.token_hex(6)
@@ -86,8 +96,12 @@ class Cluster:
             namespaces=namespaces,
             raft=raft,
             tls=tls,
+            security=security,
         )
         self.client_tls = client_tls  # raftstore_client.TLS for this harness's own calls
+        # Security on: this harness's own calls log in as ``admin`` (admin_password()).
+        password = admin_password(self.directory)
+        self.credentials = Credentials(ADMIN, password) if password is not None else None
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.paused: set[str] = set()
         self.retired: set[str] = set()  # removed from the roster (drained, or dead)
@@ -114,10 +128,43 @@ class Cluster:
         """The nodes of the cluster: every node started here, less those removed from it."""
         return [n.id for n in self.nodes if n.id not in self.retired]
 
-    def _channel(self, node_id: str) -> grpc.Channel:
+    @property
+    def client_auth(self) -> dict[str, str]:
+        """``user``/``password`` for a Client of this cluster as ``admin`` (security on)."""
+        if self.credentials is None:
+            return {}
+        return {"user": ADMIN, "password": admin_password(self.directory) or ""}
+
+    def _raw_channel(self, node_id: str) -> grpc.Channel:
         if self.client_tls is not None:
             return grpc.secure_channel(self.address(node_id), self.client_tls.credentials())
         return grpc.insecure_channel(self.address(node_id))
+
+    def _channel(self, node_id: str) -> grpc.Channel:
+        ch = self._raw_channel(node_id)
+        if self.credentials is None:
+            return ch
+        return grpc.intercept_channel(ch, AuthInterceptor(self.credentials, self._relogin))
+
+    def _relogin(self, seen: str) -> bool:
+        """Log ``admin`` in again at any running node (security on)."""
+        assert self.credentials is not None
+        with self.credentials.lock:
+            if self.credentials.token != seen:
+                return True
+            for node_id in self.ids:
+                if not self.is_running(node_id) or node_id in self.paused:
+                    continue
+                try:
+                    with self._raw_channel(node_id) as ch:
+                        answer = security_pb2_grpc.SecurityStub(ch).Login(
+                            self.credentials.login_request(), timeout=2.0
+                        )
+                except grpc.RpcError:
+                    continue
+                self.credentials.token = answer.token
+                return True
+            return False
 
     def node(self, node_id: str) -> LocalNode:
         return next(n for n in self.nodes if n.id == node_id)
@@ -225,7 +272,7 @@ class Cluster:
 
         secret = (self.directory / "cluster.secret").read_bytes().strip()
         hosts = [self.address(n) for n in self.ids if self.is_running(n) and n != node_id]
-        with Client(hosts, timeout=timeout, tls=self.client_tls) as c:
+        with Client(hosts, timeout=timeout, tls=self.client_tls, **self.client_auth) as c:
             epoch = c.remove_node(node_id, secret, dead=dead)
         self.retired.add(node_id)  # a drained node stops by itself once empty
         return epoch

@@ -81,6 +81,7 @@ MIN_OK_OPS: Final = 100
 MIN_OK_PER_FUNCTION: Final = 5
 MIN_OK_AFTER_HEAL: Final = 10
 PARTITION_GROUPS: Final = 8
+WORKER_USER: Final = "jepsen"  # with --security
 LOUD_LOG_LEVELS: Final = ("ERROR", "CRITICAL")  # counted in results.json, for people
 
 
@@ -112,6 +113,7 @@ class RunOptions:
     concurrency: int | None = None  # default 3 per node
     node_args: tuple[str, ...] = ()
     unsafe_local_reads: bool = False
+    security: bool = False  # access control on: workers log in as a read-write@test user
     warmup_s: float = 3.0
     post_heal_s: float = 5.0
     rate: float = 20.0  # mean operations per second per worker
@@ -243,6 +245,7 @@ class _Run:
         self.heal_index = -1  # index of the last healing event
         self.replicas: ReplicasResult | None = None
         self.client_retries = 0  # attempts the workers' clients retried
+        self._worker_auth: dict[str, str] = {}  # user/password of the workers (security on)
         self.log_levels: Counter[str] = Counter()  # "<node> <LEVEL>" -> lines in its log
         self.started = time.monotonic()
 
@@ -257,6 +260,7 @@ class _Run:
             nodes=self.opts.nodes,
             partition_groups=PARTITION_GROUPS,
             node_args=self._node_args(),
+            security=self.opts.security,
         )
         try:
             with HistoryWriter(self.out / "history.jsonl") as history:
@@ -284,8 +288,9 @@ class _Run:
     def _drive(self, cluster: Cluster, history: HistoryWriter, nemesis: Nemesis) -> bool:
         self._phase("start")
         cluster.start()
-        with Client(cluster.hosts, timeout=10) as admin:
+        with Client(cluster.hosts, timeout=10, **cluster.client_auth) as admin:
             self.workload.setup(admin)
+            self._worker_auth = self._worker_user(cluster, admin)
         group_ids = [f"test/{i}" for i in range(PARTITION_GROUPS)]
         self.plan = plan(self.seed, self.kinds, self.time_s, cluster.ids, group_ids)
         workers = self._start_workers(cluster, history)
@@ -314,6 +319,20 @@ class _Run:
             self.problems.append("healing failed (see nemesis.jsonl)")
         return healed and ready and finals
 
+    def _worker_user(self, cluster: Cluster, admin: Client) -> dict[str, str]:
+        """Security on: a user that may read and write namespace ``test`` only, known to
+        every node before the workers log in; the workers' ``user``/``password``."""
+        if not self.opts.security:
+            return {}
+        password = secrets.token_urlsafe(12)
+        epoch = admin.create_user(WORKER_USER, password, "read-write@test")
+        deadline = time.monotonic() + 10
+        while any(cluster.partition_map(n).epoch < epoch for n in cluster.ids):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the workers' user did not reach every node")
+            time.sleep(0.05)
+        return {"user": WORKER_USER, "password": password}
+
     def _now(self) -> float:
         return time.monotonic() - self.started
 
@@ -328,6 +347,7 @@ class _Run:
                 timeout=self.opts.client_timeout,
                 attempt_timeout=self._attempt_timeout(),
                 max_retries=self.opts.max_retries,
+                **self._worker_auth,
             )
             recorder = Recorder(history, w, node, client, processes)
             rng = random.Random(self.seed * 1000 + w + 1)
@@ -533,6 +553,11 @@ def add_run_parser(subparsers: Any) -> None:
         default=[],
         help="extra node argument, e.g. --node-arg=--unsafe-no-fsync",
     )
+    parser.add_argument(
+        "--security",
+        action="store_true",
+        help="access control on; workers log in as a user with read-write@test",
+    )
     parser.add_argument("--check-time-limit", type=float, default=RunOptions().check_time_limit)
     parser.add_argument("--keep-data", action="store_true", help="keep the nodes' data")
     parser.set_defaults(handler=run_command)
@@ -552,6 +577,7 @@ def run_command(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             rate=args.rate,
             unsafe_local_reads=args.unsafe_local_reads,
+            security=args.security,
             check_time_limit=args.check_time_limit,
             keep_data=args.keep_data,
         )

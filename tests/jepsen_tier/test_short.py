@@ -65,6 +65,17 @@ def test_a_short_run_under_faults_passes_every_check(
     assert _check_cli(result) == cli.ExitCode.OK
 
 
+def test_a_short_run_with_security_on_passes_every_check(tmp_path: Path) -> None:
+    """Access control on: workers log in as a user holding read-write@test only, every
+    call is authorised (forwarded calls again at the leader), nodes are killed and
+    restarted; tokens stay valid across the restarts and the history is linearizable."""
+    result = _run(tmp_path, "register", "kill", 14, security=True)
+    assert result.passed, summary(result)
+    assert result.results["plan"], "the nemesis planned no fault"
+    assert result.results["nemesis_errors"] == 0
+    assert _check_cli(result) == cli.ExitCode.OK
+
+
 @pytest.mark.parametrize(
     ("workload", "nemesis", "seed"),
     [

@@ -147,3 +147,18 @@ def test_zone_mismatch_is_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFix
     doc, replicas = config_doc(pod_env(tmp_path, RAFTSTORE_RACKS="a,b,c", RAFTSTORE_ZONE="c"))
     assert replicas == 3 and doc["member"][1]["rack"] == "b"
     assert "runs in zone c but RAFTSTORE_RACKS gives it rack b" in caplog.text
+
+
+def test_security_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not load_from_env(pod_env(tmp_path)).security.enabled
+    monkeypatch.setenv("RAFTSTORE_ADMIN_PASSWORD", "first-pw")
+    env = {**pod_env(tmp_path), "RAFTSTORE_SECURITY": '{"enabled": true, "token_ttl": 600}'}
+    security = load_from_env(env).security
+    assert (security.enabled, security.admin_password, security.token_ttl) == (
+        True,
+        "first-pw",
+        600.0,
+    )
+    assert "first-pw" not in repr(security)
+    with pytest.raises(ConfigError, match="security"):
+        load_from_env({**pod_env(tmp_path), "RAFTSTORE_SECURITY": '{"enabled": "yes"}'})
