@@ -137,8 +137,8 @@ class RaftDriver:
     def _tick(group: GroupReplica) -> None:
         try:
             group.tick()
-        except JournalError:
-            fail_stop(f"group {group.group_id}: journal failure")
+        except JournalError:  # the journal failed, or an entry could not be applied
+            fail_stop(f"group {group.group_id}: journal or apply failure")
         except Exception:
             log.exception("group %s: tick failed", group.group_id)
 

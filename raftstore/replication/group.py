@@ -65,6 +65,10 @@ MAX_ENTRY_BYTES = 4 * 1024 * 1024
 MAX_ENTRY_REQUESTS = 2048
 
 
+class ApplyError(JournalError):
+    """A committed entry could not be applied: the node must stop (fail-stop)."""
+
+
 class NotLeader(PartitionUnavailable):
     """This replica is not the group's leader; the command was not proposed."""
 
@@ -344,9 +348,15 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         index = self.raftLastApplied + 1
         if index <= self.store.applied_index():
             return None  # replayed after a restart: already in RocksDB
-        entry = decode_entry(command[1:])
-        self._failpoints("apply.before")
-        results = self._state_machine.apply(entry, self.store, index)
+        try:
+            entry = decode_entry(command[1:])
+            self._failpoints("apply.before")
+            results = self._state_machine.apply(entry, self.store, index)
+        except Exception as e:
+            # A committed entry that cannot be applied (RocksDB refused the write, the
+            # entry does not decode) must not be skipped or retried forever: this replica
+            # would diverge or stall. The node stops; a restart replays it from the log.
+            raise ApplyError(f"group {self.group_id}: entry {index} not applied: {e!r}") from e
         # A later leader never stamps an entry earlier than one it has applied.
         self._last_now_ms = max(self._last_now_ms, entry.now_ms)
         self._failpoints("apply.after")

@@ -52,9 +52,11 @@ def _assert_everywhere(cluster: Cluster, prefix: str, acked: set[int]) -> None:
         ("journal.write", "ENOSPC", "leader"),  # appending its own proposals
         ("journal.write", "ENOSPC", "follower"),  # appending the leader's entries
         ("journal.write", "EIO", "follower"),
+        ("apply.before", "EIO", "follower"),  # RocksDB refuses to apply a committed entry
+        ("apply.before", "ENOSPC", "leader"),
     ],
 )
-def test_a_journal_io_error_stops_the_node_and_loses_nothing_acknowledged(
+def test_a_journal_or_apply_io_error_stops_the_node_and_loses_nothing_acknowledged(
     fresh_cluster: Cluster, point: str, error: str, role: str
 ) -> None:
     cluster = fresh_cluster
