@@ -22,6 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from raftstore_node import balance, cluster_state, leaders, readiness
 from raftstore_node.admission import Admission, DiskSpace
+from raftstore_node.batch import Sweeper
 from raftstore_node.cluster_state import ClusterState, founding_state
 from raftstore_node.config import NodeConfig, check_data_dir, parse_address
 from raftstore_node.dispatch import Dispatcher
@@ -80,6 +81,7 @@ class RaftstoreNode:
         self._stopped = asyncio.Event()
         self.server: grpc.aio.Server | None = None
         self.metrics = MetricsServer(self)
+        self.sweeper = Sweeper(self.groups)
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -138,6 +140,7 @@ class RaftstoreNode:
         if self.config.balance_leaders:
             self._tasks.append(loop.create_task(self._balance_leaders()))
         self._tasks.append(loop.create_task(readiness.watch(self)))
+        self._tasks.append(loop.create_task(self.sweeper.run()))
         if self.config.metrics_port:
             host = self.config.bind(self.config.me.client)[0]
             await self.metrics.start(host, self.config.metrics_port)
