@@ -3,8 +3,9 @@
 Importing it needs only grpcio, protobuf and xxhash — not RocksDB or pysyncobj.
 """
 
-from raftstore_client import exp, operations
+from raftstore_client import batch, exp, operations
 from raftstore_client.aio import AsyncClient
+from raftstore_client.batch import BatchDelete, BatchRead, BatchRecord, BatchWrite
 from raftstore_client.client import Client
 from raftstore_client.tls import TLS
 from raftstore_client.types import Meta, Record
@@ -71,6 +72,10 @@ __all__ = [
     "TTL_NAMESPACE_DEFAULT",
     "TTL_NEVER",
     "AsyncClient",
+    "BatchDelete",
+    "BatchRead",
+    "BatchRecord",
+    "BatchWrite",
     "BinNameTooLong",
     "BinTypeError",
     "Client",
@@ -103,6 +108,7 @@ __all__ = [
     "Timeout",
     "UnsupportedFeature",
     "WritePolicy",
+    "batch",
     "exp",
     "operations",
 ]

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import grpc
-from raftstore_client import _calls, _scan
+from raftstore_client import _calls, _scan, batch
 from raftstore_client import _convert as cv
 from raftstore_client._auth import AsyncAuthInterceptor, Credentials
 from raftstore_client._errors import translate
@@ -360,6 +360,45 @@ class AsyncClient:
                 await asyncio.sleep(delay)
             finally:
                 call.cancel()
+
+    async def batch_write(
+        self,
+        records: Sequence[batch.BatchItem],
+        *,
+        policy: WritePolicy | None = None,
+        ttl: int | None = None,
+        filter: Expression | None = None,
+    ) -> list[batch.BatchRecord]:
+        """See ``Client.batch_write``; the parts run concurrently."""
+        p = batch.plan(self.session, records, self._table.group_of, policy, ttl, filter)
+
+        async def run(c: _calls.Call) -> Any:
+            try:
+                return await self._execute(c)
+            except RaftstoreError as e:
+                return e
+
+        outcomes = await asyncio.gather(*(run(c) for _, _, c in p.parts))
+        return batch.assemble(p, list(outcomes))
+
+    async def batch_operate(
+        self,
+        keys: Sequence[Any],
+        ops: Sequence[Op],
+        *,
+        policy: WritePolicy | None = None,
+        ttl: int | None = None,
+        filter: Expression | None = None,
+    ) -> list[batch.BatchRecord]:
+        """See ``Client.batch_operate``."""
+        items = [batch.BatchWrite(k, ops=ops) for k in keys]
+        return await self.batch_write(items, policy=policy, ttl=ttl, filter=filter)
+
+    async def truncate(
+        self, namespace: str, set: str | None = None, before_ms: int | None = None
+    ) -> dict[str, int]:
+        """See ``Client.truncate``."""
+        return await self._execute(batch.truncate_call(self.session, namespace, set, before_ms))  # type: ignore[no-any-return]
 
     async def get_many(
         self,

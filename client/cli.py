@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import argparse
 import base64
+import datetime
 import json
 import os
 import re
 import sys
 from typing import Any
 
-from raftstore.errors import RaftstoreError
+from raftstore.errors import ParameterError, RaftstoreError
 from raftstore.policy import RecordExistsAction, WritePolicy
 
 DEFAULT_HOSTS = "127.0.0.1:3000"
@@ -205,6 +206,41 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_before(text: str | None) -> int | None:
+    """``--before``: unix ms (digits) or an ISO 8601 time (UTC unless it says otherwise)."""
+    if text is None:
+        return None
+    if text.isdigit():
+        return int(text)
+    try:
+        when = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise ParameterError(
+            f"--before {text!r}: give unix ms or an ISO time (2026-01-31T12:00:00)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return int(when.timestamp() * 1000)
+
+
+def cmd_truncate(args: argparse.Namespace) -> int:
+    """Truncate a namespace or set on every group; refuses without --yes."""
+    what = f"{args.namespace}.{args.set}" if args.set else f"namespace {args.namespace}"
+    before = parse_before(args.before)
+    if not args.yes:
+        print(
+            f"raftstore truncate: this removes every record of {what}"
+            f"{f' last updated before {args.before}' if before else ''}; "
+            "run again with --yes to confirm",
+            file=sys.stderr,
+        )
+        return 2
+    with _client(args) as client:
+        groups = client.truncate(args.namespace, args.set, before)
+    print(json.dumps({"truncated": what, "groups": groups}))
+    return 0
+
+
 def _record_line(record: Any) -> str:
     _, set_name, user_key, digest = record.key
     key = "-" if user_key is None else json.dumps(_jsonable(user_key))
@@ -357,6 +393,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     _hosts(p)
     p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("truncate", help="remove every record of a namespace or set (needs --yes)")
+    p.add_argument("namespace")
+    p.add_argument("--set", help="only this set (default: the whole namespace)")
+    p.add_argument(
+        "--before",
+        metavar="ISO|MS",
+        help="only records last updated at or before this time (default: now)",
+    )
+    p.add_argument("--yes", action="store_true", help="confirm: the records cannot come back")
+    _hosts(p)
+    p.set_defaults(func=cmd_truncate)
 
     p = sub.add_parser("info", help="nodes, partition groups, leaders, terms, applied indexes")
     p.add_argument("--json", action="store_true")

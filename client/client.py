@@ -27,10 +27,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
-from raftstore_client import _calls, _scan
+from raftstore_client import _calls, _scan, batch
 from raftstore_client import _convert as cv
 from raftstore_client._auth import AuthInterceptor, Credentials
 from raftstore_client._errors import translate
@@ -124,6 +125,7 @@ class Client:
         self._channels: dict[str, grpc.Channel] = {}
         self._raw: dict[str, grpc.Channel] = {}  # without the token (login)
         self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None  # runs batch parts concurrently
         self._creds = Credentials(user, password or "") if user else None
         if self._creds is not None:
             self.login()
@@ -203,6 +205,9 @@ class Client:
                 ch.close()
             self._channels.clear()
             self._raw.clear()
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
 
     def __enter__(self) -> Client:
         return self
@@ -377,6 +382,62 @@ class Client:
             for i, rec in zip(positions, part, strict=True):
                 out[i] = rec
         return out
+
+    def batch_write(
+        self,
+        records: Sequence[batch.BatchItem],
+        *,
+        policy: WritePolicy | None = None,
+        ttl: int | None = None,
+        filter: Expression | None = None,
+    ) -> list[batch.BatchRecord]:
+        """Apply reads, writes, deletes and operates on many keys (``BatchWrite``,
+        ``BatchRead``, ``BatchDelete`` of ``raftstore_client.batch``); one ``BatchRecord``
+        per item, in order. ``policy``, ``ttl`` and ``filter`` apply to items without
+        their own. One Raft entry per partition group; a failing item never fails the
+        others; retries of in-doubt parts are applied at most once."""
+        p = batch.plan(self.session, records, self._table.group_of, policy, ttl, filter)
+        return batch.assemble(p, self._execute_parts([c for _, _, c in p.parts]))
+
+    def batch_operate(
+        self,
+        keys: Sequence[Any],
+        ops: Sequence[Op],
+        *,
+        policy: WritePolicy | None = None,
+        ttl: int | None = None,
+        filter: Expression | None = None,
+    ) -> list[batch.BatchRecord]:
+        """Apply the same ``ops`` to every key (Aerospike's batch_operate): one
+        ``BatchRecord`` per key, in order (see ``batch_write``)."""
+        items = [batch.BatchWrite(k, ops=ops) for k in keys]
+        return self.batch_write(items, policy=policy, ttl=ttl, filter=filter)
+
+    def _execute_parts(self, calls: list[_calls.Call]) -> list[Any]:
+        """Each call's parsed answer or the RaftstoreError that ended it; concurrently."""
+
+        def run(c: _calls.Call) -> Any:
+            try:
+                return self._execute(c)
+            except RaftstoreError as e:
+                return e
+
+        if len(calls) <= 1:
+            return [run(c) for c in calls]
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="batch")
+            pool = self._pool
+        futures = [pool.submit(run, c) for c in calls[1:]]
+        return [run(calls[0]), *(f.result() for f in futures)]
+
+    def truncate(
+        self, namespace: str, set: str | None = None, before_ms: int | None = None
+    ) -> dict[str, int]:
+        """Remove every record of ``namespace`` (of ``set`` only, when given) last updated
+        at or before ``before_ms`` (unix ms; None: now), on every partition group.
+        Returns the lut each group applied. Records written after it are kept."""
+        return self._execute(batch.truncate_call(self.session, namespace, set, before_ms))  # type: ignore[no-any-return]
 
     # --- scan -------------------------------------------------------------------------
 

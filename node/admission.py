@@ -221,6 +221,11 @@ class Admission:
             self.shed.note(f"key {key[1].hex()} of group {key[0]}: {count} writes")
             raise KeyBusy(f"record busy: {count} writes in flight on it; retry later")
 
+    def check_writable(self) -> None:
+        """Raise OutOfSpace when the disk is below ``min_free_bytes`` (as ``group`` does for
+        a single write); for writes admitted without a per-record place (batches)."""
+        self._check_disk()
+
     def _check_disk(self) -> None:
         free = self._disk.free_bytes()
         if free < self.limits.min_free_bytes:

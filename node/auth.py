@@ -54,6 +54,7 @@ from raftstore.security import (
     verify_password,
     verify_token,
 )
+from raftstore.v1 import kv_pb2
 
 log = logging.getLogger("raftstore.node.auth")
 
@@ -90,6 +91,19 @@ def _batch(req: Any, _user: str) -> tuple[Need, ...]:
     return tuple({(Role.READ, r.key.namespace, r.key.set) for r in req.reads})
 
 
+def _batch_operate(req: Any, _user: str) -> tuple[Need, ...]:
+    """Each item needs read (a read, or an operate of reads only) or read-write on its
+    namespace and set."""
+    needs = set()
+    for item in req.items:
+        reads = item.type == kv_pb2.BATCH_ITEM_TYPE_READ or (
+            item.type == kv_pb2.BATCH_ITEM_TYPE_OPERATE
+            and all(op.type in READ_ONLY_OPS for op in item.operations)
+        )
+        needs.add((Role.READ if reads else Role.READ_WRITE, item.key.namespace, item.key.set))
+    return tuple(needs)
+
+
 def _set_password(req: Any, user: str) -> tuple[Need, ...]:
     return ANY if req.user == user else ((Role.USER_ADMIN, "", ""),)
 
@@ -109,6 +123,9 @@ RULES: dict[str, Callable[[Any, str], tuple[Need, ...]] | None] = {
     "/raftstore.v1.KV/Operate": _operate,
     "/raftstore.v1.KV/BatchGet": _batch,
     "/raftstore.v1.KV/Scan": lambda req, _u: ((Role.READ, req.namespace, req.set),),
+    "/raftstore.v1.KV/BatchOperate": _batch_operate,
+    # Aerospike keeps truncate out of read-write (a data-admin privilege): sys-admin here.
+    "/raftstore.v1.KV/Truncate": _fixed(SYS_ADMIN),
     "/raftstore.v1.Cluster/GetPartitionMap": _fixed(ANY),
     "/raftstore.v1.Cluster/GetNodeStatus": _fixed(ANY),
     "/raftstore.v1.Cluster/Join": OPEN,  # proves the cluster secret instead

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from raftstore.commands import Delete, Op, Operate, OpType, Put, Read, Result, Touch
-from raftstore.errors import ParameterError
+from raftstore.commands import Command, Delete, Op, Operate, OpType, Put, Read, Result, Touch
+from raftstore.errors import ParameterError, RaftstoreError
 from raftstore.expressions import Node, parse_filter
 from raftstore.keys import N_PARTITIONS, Key, validate_namespace, validate_set
 from raftstore.policy import GenPolicy, ReadMode, RecordExistsAction, WritePolicy
@@ -126,6 +126,56 @@ def batch_read(msg: kv_pb2.BatchRead, flt: Node | None = None) -> Read:
     return Read(key_from_pb(msg.key), bins, msg.header_only, flt)
 
 
+def batch_items(
+    req: kv_pb2.BatchOperateRequest, max_elements: int = MAX_ELEMENTS
+) -> list[Command | RaftstoreError]:
+    """One command per item, or the error that refuses that item alone (a malformed key,
+    value, policy or filter of its own); raises ParameterError for the whole request when
+    it is empty, holds more than MAX_BATCH_KEYS items, or its batch policy or filter is
+    malformed."""
+    if not req.items:
+        raise ParameterError("a batch needs at least one item")
+    if len(req.items) > MAX_BATCH_KEYS:
+        raise ParameterError(f"a batch holds at most {MAX_BATCH_KEYS} keys, not {len(req.items)}")
+    policy = write_policy(req.policy)
+    flt = filter_of(req)
+    out: list[Command | RaftstoreError] = []
+    for item in req.items:
+        try:
+            out.append(batch_item(item, policy, flt, max_elements))
+        except RaftstoreError as e:
+            out.append(e)
+    return out
+
+
+def batch_item(
+    msg: kv_pb2.BatchItem, policy: WritePolicy, flt: Node | None, max_elements: int
+) -> Command:
+    key = key_from_pb(msg.key)
+    if msg.HasField("policy"):
+        policy = write_policy(msg.policy)
+    if msg.HasField("filter"):
+        flt = parse_filter(msg.filter)
+    kind = msg.type
+    if kind == kv_pb2.BATCH_ITEM_TYPE_PUT:
+        if not msg.bins:
+            raise ParameterError("put needs at least one bin")
+        return Put(key, bins_from_pb(msg.bins, ElementBudget(max_elements)), policy, flt)
+    if kind == kv_pb2.BATCH_ITEM_TYPE_DELETE:
+        return Delete(key, policy, flt)
+    if kind == kv_pb2.BATCH_ITEM_TYPE_TOUCH:
+        return Touch(key, policy, flt)
+    if kind == kv_pb2.BATCH_ITEM_TYPE_OPERATE:
+        if not msg.operations:
+            raise ParameterError("operate needs at least one operation")
+        budget = ElementBudget(max_elements)
+        return Operate(key, tuple(_op(o, budget) for o in msg.operations), policy, flt)
+    if kind == kv_pb2.BATCH_ITEM_TYPE_READ:
+        bins = tuple(msg.read_bins) if msg.read_bins else None
+        return Read(key, bins, msg.header_only, flt)
+    raise ParameterError(f"unknown batch item type {kind}")
+
+
 # --- responses ------------------------------------------------------------------------
 
 
@@ -176,6 +226,22 @@ def operate_response(key: Key, result: Result, now_ms: int) -> kv_pb2.OperateRes
         value_to_pb(value, resp.results.add(bin=bin_name).value)
         value_to_pb(value, resp.record.bins[bin_name])
     return resp
+
+
+def batch_item_result(key: Key, result: Result, now_ms: int, out: kv_pb2.BatchItemResult) -> None:
+    """One item's result: its code and message; when OK, metadata, read bins and operate
+    results (as ``operate_response`` lays them out)."""
+    out.result_code = int(result.code)
+    out.message = result.message
+    key_to_pb(key, out.record.key)
+    if not result.ok:
+        return
+    metadata(result, now_ms, out.record.metadata)
+    if result.bins:
+        bins_to_pb(result.bins, out.record.bins)
+    for bin_name, value in result.op_results:
+        value_to_pb(value, out.results.add(bin=bin_name).value)
+        value_to_pb(value, out.record.bins[bin_name])
 
 
 # --- scans ------------------------------------------------------------------------------

@@ -129,12 +129,13 @@ class _Stream:
             if rows is not None:
                 break
             self._slice_end = 0.0  # a whole step was read: yield before the next one
+        markers = replica.store.truncations()  # as of the rows' state: same loop step
         now = now_ms()
         for digest, data in rows:
             if time.perf_counter() >= self._slice_end:
                 await self._yield()
                 now = now_ms()
-            selected = select(self._spec, digest, data, now)
+            selected = select(self._spec, digest, data, now, markers)
             if selected is not None:
                 await self._pace()
                 convert.scanned_record(self._ns.name, selected, now, self._page.records.add())

@@ -24,6 +24,7 @@ from grpc_reflection.v1alpha import reflection
 from raftstore_node import balance, cluster_state, leaders, readiness
 from raftstore_node.admission import Admission, DiskSpace
 from raftstore_node.auth import Guard, founding_users
+from raftstore_node.batch import Sweeper
 from raftstore_node.cluster_state import ClusterState, founding_state
 from raftstore_node.config import NodeConfig, check_data_dir, parse_address
 from raftstore_node.dispatch import Dispatcher
@@ -90,6 +91,7 @@ class RaftstoreNode:
             self.guard = Guard(
                 config.secret, config.security.token_ttl, lambda: self.membership.state.users
             )
+        self.sweeper = Sweeper(self.groups)
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -166,6 +168,7 @@ class RaftstoreNode:
         if self.config.balance_leaders:
             self._tasks.append(loop.create_task(self._balance_leaders()))
         self._tasks.append(loop.create_task(readiness.watch(self)))
+        self._tasks.append(loop.create_task(self.sweeper.run()))
         if self.config.metrics_port:
             host = self.config.bind(self.config.me.client)[0]
             await self.metrics.start(host, self.config.metrics_port)

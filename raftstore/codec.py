@@ -14,6 +14,7 @@ import msgpack
 from google.protobuf.message import DecodeError
 
 from raftstore.commands import (
+    Batch,
     Command,
     Delete,
     Entry,
@@ -24,6 +25,7 @@ from raftstore.commands import (
     Read,
     Request,
     Touch,
+    Truncate,
 )
 from raftstore.errors import ParameterError
 from raftstore.expressions import Node, parse_filter, to_pb
@@ -60,7 +62,10 @@ def _encode_request(request: Request, out: pb.Request) -> None:
     out.client_id = request.client_id
     out.seq = request.seq
     out.acked_seq = request.acked_seq
-    cmd = request.command
+    _encode_command_with_filter(request.command, out)
+
+
+def _encode_command_with_filter(cmd: Command, out: pb.Request) -> None:
     _encode_command(cmd, out)
     if cmd.filter is not None:
         to_pb(cmd.filter, getattr(out, out.WhichOneof("command")).filter)
@@ -87,6 +92,14 @@ def _encode_command(cmd: Command, out: pb.Request) -> None:
         for op in cmd.ops:
             _encode_op(op, out.operate.ops.add())
         _encode_policy(cmd.policy, out.operate.policy)
+    elif isinstance(cmd, Batch):
+        out.batch.SetInParent()
+        for item in cmd.commands:
+            _encode_command_with_filter(item, out.batch.items.add())
+    elif isinstance(cmd, Truncate):
+        out.truncate.namespace = cmd.namespace
+        out.truncate.set = cmd.set_name
+        out.truncate.before_ms = cmd.before_ms
     else:
         raise TypeError(f"not a command: {cmd!r}")
 
@@ -146,8 +159,13 @@ def _decode_request(msg: pb.Request) -> Request:
     )
 
 
-def _decode_command(msg: pb.Request) -> Command:
+def _decode_command(msg: pb.Request, nested: bool = False) -> Command:
     kind = msg.WhichOneof("command")
+    if kind == "batch" and not nested:
+        return Batch(tuple(_decode_command(item, nested=True) for item in msg.batch.items))
+    if kind == "truncate" and not nested:
+        t = msg.truncate
+        return Truncate(t.namespace, t.set, t.before_ms)
     if kind == "put":
         bins = unpack(msg.put.bins)
         if not isinstance(bins, dict):

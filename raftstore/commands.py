@@ -125,7 +125,32 @@ class Read:
     filter: Node | None = None
 
 
-Command: TypeAlias = Put | Delete | Touch | Operate | Read
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Commands on keys of one partition group, applied in order in one log entry, each
+    with its own Result (``Result.batch``): one failing command never fails the others.
+    It carries one exactly-once identity (its Request's), so a retried batch is applied
+    at most once as a whole. It may hold Put, Delete, Touch, Operate and Read; never a
+    Batch or a Truncate. ``filter`` is unused (each command carries its own)."""
+
+    commands: tuple[Put | Delete | Touch | Operate | Read, ...]
+    filter: None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Truncate:
+    """Make every record of ``namespace`` (of one set when ``set_name`` is not empty) last
+    updated at or before ``before_ms`` absent (Aerospike's truncate with lut). 0 means
+    the entry's ``now_ms`` (the leader's clock); a time beyond it is clamped to it, so a
+    truncate never hides a later write. ``filter`` is unused."""
+
+    namespace: str
+    set_name: str = ""
+    before_ms: int = 0
+    filter: None = None
+
+
+Command: TypeAlias = Put | Delete | Touch | Operate | Read | Batch | Truncate
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +181,9 @@ class Result:
 
     ``bins`` is set for reads (None for header-only reads and for writes);
     ``op_results`` lists (bin, value) for each operate op that returns a value, in order.
-    ``void_time_ms`` 0 means the record never expires.
+    ``void_time_ms`` 0 means the record never expires. A Batch's own Result holds one
+    Result per command in ``batch``; a Truncate's holds its effective lut in
+    ``last_update_ms``.
     """
 
     code: ResultCode = ResultCode.OK
@@ -166,6 +193,7 @@ class Result:
     bins: dict[str, Value] | None = None
     op_results: tuple[tuple[str, Value], ...] = field(default=())
     message: str = ""
+    batch: tuple[Result, ...] = field(default=())  # one per command of a Batch
 
     @property
     def ok(self) -> bool:

@@ -33,6 +33,7 @@ from raftstore.keys import DIGEST_SIZE, N_PARTITIONS, partition_id
 from raftstore.policy import ReadMode
 from raftstore.records import Record, decode_record, is_expired
 from raftstore.storage.base import RecordStore
+from raftstore.truncation import Markers, hides
 from raftstore.values import validate_bin_name
 
 DEFAULT_PAGE_SIZE = 256
@@ -154,13 +155,18 @@ class Selected:
     size: int  # stored bytes, what a page's byte bound counts
 
 
-def select(spec: ScanSpec, digest: bytes, data: bytes, now_ms: int) -> Selected | None:
-    """What the scan returns of a stored row: None when its set is not the one asked for
-    or it has expired; else the record with only the asked bins (none: metadata only)."""
+def select(
+    spec: ScanSpec, digest: bytes, data: bytes, now_ms: int, markers: Markers | None = None
+) -> Selected | None:
+    """What the scan returns of a stored row: None when its set is not the one asked for,
+    it has expired or a truncation marker (``markers``, the store's) hides it; else the
+    record with only the asked bins (none: metadata only)."""
     record = decode_record(data)
     if spec.set_name and record.set_name != spec.set_name:
         return None
     if is_expired(record, now_ms):
+        return None
+    if markers and hides(markers, spec.namespace, record):
         return None
     if spec.metadata_only:
         bins: dict = {}

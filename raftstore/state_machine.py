@@ -14,6 +14,11 @@ evaluated after the record-exists and generation checks (a read, delete or touch
 absent record answers KEY_NOT_FOUND first), against the live record or its absence, at
 ``entry.now_ms``; unless it is true the command answers FILTERED_OUT and changes nothing.
 
+A ``Batch`` applies its commands in order, each as above, with one Result each
+(``Result.batch``); a ``Truncate`` records a truncation marker that makes the records it
+covers absent to every later read (``raftstore.truncation``), and a write after it gets a
+last-update above the marker's lut.
+
 Exactly-once: a write request with a ``client_id`` is deduplicated through that
 client's ``Session``, kept in the record store (so it is replicated, snapshotted and
 survives restarts like a record): a retry of a seq whose Result is cached gets that
@@ -26,11 +31,26 @@ Thread: called only from the raft apply thread of the owning partition group.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from raftstore.commands import Command, Delete, Entry, Operate, Put, Read, Request, Result, Touch
+import msgpack
+
+from raftstore.commands import (
+    Batch,
+    Command,
+    Delete,
+    Entry,
+    Operate,
+    Put,
+    Read,
+    Request,
+    Result,
+    Touch,
+    Truncate,
+)
 from raftstore.errors import (
     FilteredOut,
     GenerationError,
@@ -43,7 +63,7 @@ from raftstore.errors import (
     ResultCode,
 )
 from raftstore.expressions import BinRead, Call, ExpType, Literal, MetaRead, Subject, selects
-from raftstore.keys import DIGEST_SIZE, Key, UserKey, user_key_bytes
+from raftstore.keys import DIGEST_SIZE, Key, UserKey, user_key_bytes, validate_set
 from raftstore.namespaces import NamespaceConfig
 from raftstore.operations import apply_ops, is_read_only, validate_ops
 from raftstore.policy import (
@@ -63,6 +83,7 @@ from raftstore.records import (
     next_generation,
 )
 from raftstore.storage.base import Changes, RecordStore
+from raftstore.truncation import hides, lut_for
 from raftstore.values import Value, decode_value, encode_value, normalize_bins, validate_bin_name
 
 SESSION_FORMAT_VERSION = 1
@@ -84,7 +105,15 @@ class _StoreFailure(Exception):
 class _Overlay:
     """The store as one entry sees it: committed rows plus the entry's pending changes."""
 
-    __slots__ = ("_dirty_sessions", "_records", "_row_changes", "_sessions", "_store")
+    __slots__ = (
+        "_dirty_sessions",
+        "_markers",
+        "_new_markers",
+        "_records",
+        "_row_changes",
+        "_sessions",
+        "_store",
+    )
 
     def __init__(self, store: RecordStore) -> None:
         self._store = store
@@ -92,13 +121,42 @@ class _Overlay:
         self._row_changes: dict[tuple[str, bytes], bytes | None] = {}
         self._sessions: dict[bytes, Session | None] = {}
         self._dirty_sessions: dict[bytes, Session] = {}
+        self._markers: Mapping[tuple[str, str], int] = _guarded(store.truncations)
+        self._new_markers: dict[tuple[str, str], int] = {}
 
     def record(self, key: Key) -> Record | None:
-        """The record under ``key`` (expired or not), or None."""
+        """The record under ``key`` (expired or not), or None; a record that a truncation
+        marker hides is None (``raftstore.truncation``)."""
         row = (key.namespace, key.digest)
         if row not in self._records:
-            self._records[row] = _guarded(lambda: _decode_optional(self._store.get(*row)))
+            record = _guarded(lambda: _decode_optional(self._store.get(*row)))
+            if record is not None and hides(self._markers, key.namespace, record):
+                record = None
+            self._records[row] = record
         return self._records[row]
+
+    def lut(self, namespace: str, set_name: str) -> int:
+        """The truncation lut covering records of ``namespace``/``set_name`` (-1: none)."""
+        return lut_for(self._markers, namespace, set_name)
+
+    def highest_lut(self, namespace: str, set_name: str) -> int:
+        """The highest lut covering any record that a truncate of ``namespace``/``set_name``
+        reaches (set "": of every marker of the namespace; -1: none)."""
+        if set_name:
+            return self.lut(namespace, set_name)
+        return max((lut for (ns, _), lut in self._markers.items() if ns == namespace), default=-1)
+
+    def marker(self, namespace: str, set_name: str) -> int:
+        """The lut of exactly this marker (-1: none)."""
+        return self._markers.get((namespace, set_name), -1)
+
+    def put_marker(self, namespace: str, set_name: str, lut_ms: int) -> None:
+        """Stage a truncation marker; records read so far that it hides become absent."""
+        self._markers = {**self._markers, (namespace, set_name): lut_ms}
+        self._new_markers[(namespace, set_name)] = lut_ms
+        for (ns, digest), record in list(self._records.items()):
+            if ns == namespace and record is not None and hides(self._markers, ns, record):
+                self._records[(ns, digest)] = None
 
     def live_record(self, key: Key, now_ms: int) -> Record | None:
         """The record under ``key`` unless absent or expired at ``now_ms``."""
@@ -129,7 +187,7 @@ class _Overlay:
         sessions: dict[bytes, bytes | None] = {
             cid: encode_session(s) for cid, s in self._dirty_sessions.items()
         }
-        return Changes(dict(self._row_changes), sessions)
+        return Changes(dict(self._row_changes), sessions, dict(self._new_markers))
 
 
 def _guarded(fn: Callable[[], Any]) -> Any:
@@ -197,7 +255,9 @@ class StateMachine:
         session = _resume(view.session(request.client_id), now_ms)
         session = _acknowledge(session, request.acked_seq)
         cached = session.results.get(request.seq)
-        if cached is not None:
+        if cached is not None and not _same_shape(request.command, cached):
+            result = _error(ResultCode.PARAMETER_ERROR, "seq reused for a different batch")
+        elif cached is not None:
             result = cached
         elif request.seq < session.floor:
             result = _error(ResultCode.PARAMETER_ERROR, "duplicate of an acknowledged request")
@@ -295,6 +355,32 @@ class StateMachine:
         result = _store_bins(view, write, outcome.bins or {})
         return replace(result, op_results=outcome.results)
 
+    def _batch(self, cmd: Batch, view: _Overlay, now_ms: int) -> Result:
+        if not isinstance(cmd.commands, tuple):
+            raise ParameterError("batch commands must be a tuple")
+        return Result(batch=tuple(self._batch_item(c, view, now_ms) for c in cmd.commands))
+
+    def _batch_item(self, command: Command, view: _Overlay, now_ms: int) -> Result:
+        if isinstance(command, (Batch, Truncate)):
+            return _error(ResultCode.PARAMETER_ERROR, "a batch cannot hold a batch or truncate")
+        return self._execute(command, view, now_ms)
+
+    def _truncate(self, cmd: Truncate, view: _Overlay, now_ms: int) -> Result:
+        if not isinstance(cmd.namespace, str) or cmd.namespace not in self._namespaces:
+            raise NamespaceNotFound(f"namespace {cmd.namespace!r} is not configured")
+        set_name = validate_set(cmd.set_name)
+        before = cmd.before_ms
+        if isinstance(before, bool) or not isinstance(before, int) or before < 0:
+            raise ParameterError("truncate before_ms must be an int >= 0")
+        # "Now": above every last-update a record of the set can have (a write after an
+        # earlier truncate of the same millisecond was given the old lut + 1).
+        covering = view.highest_lut(cmd.namespace, set_name)
+        ceiling = now_ms if now_ms > covering else covering + 1
+        lut = ceiling if before == 0 else min(before, ceiling)
+        lut = max(lut, view.marker(cmd.namespace, set_name))  # a marker never shrinks
+        view.put_marker(cmd.namespace, set_name, lut)
+        return Result(last_update_ms=lut)
+
     def _read(self, cmd: Read, view: _Overlay, now_ms: int) -> Result:
         self._namespace(cmd.key)
         names = None if cmd.bins is None else _bin_names(cmd.bins)
@@ -316,6 +402,8 @@ _HANDLERS: dict[type, Callable[[StateMachine, Any, _Overlay, int], Result]] = {
     Touch: StateMachine._touch,
     Operate: StateMachine._operate,
     Read: StateMachine._read,
+    Batch: StateMachine._batch,
+    Truncate: StateMachine._truncate,
 }
 
 
@@ -338,11 +426,14 @@ def _store_bins(view: _Overlay, write: _Write, bins: dict[str, Value]) -> Result
     if not bins:
         view.put_record(write.key, None, None)
         return Result()
+    # Above any truncation lut of its set, so that a write after a truncate survives it
+    # even when it carries the same (or, after a leader change, an earlier) clock.
+    lut = view.lut(write.key.namespace, write.key.set_name)
     record = Record(
         bins=bins,
         generation=next_generation(write.current),
         void_time_ms=_void_time(write),
-        last_update_ms=write.now_ms,
+        last_update_ms=write.now_ms if write.now_ms > lut else lut + 1,
         set_name=write.key.set_name,
         user_key=_user_key(write),
     )
@@ -425,6 +516,14 @@ def _check_filter(cmd: Command, current: Record | None, now_ms: int) -> None:
         raise FilteredOut("the filter expression did not select the record")
 
 
+def _same_shape(command: Command, cached: Result) -> bool:
+    """A cached result answers a retry only if it is a batch's exactly when the retry is
+    one, of as many commands."""
+    if isinstance(command, Batch):
+        return isinstance(command.commands, tuple) and len(cached.batch) == len(command.commands)
+    return not cached.batch
+
+
 def _bin_names(names: object) -> list[str]:
     if not isinstance(names, (tuple, list)):
         raise ParameterError("read bins must be a tuple of bin names or None")
@@ -458,6 +557,9 @@ class Session:
     floor: int = 0
     last_seen_ms: int = 0
     results: Mapping[int, Result] = field(default_factory=dict)
+    # seq -> the stored bytes of that seq's row, a cache of ``encode_session`` (a batch's
+    # cached result is large: re-encoding every row at every entry dominated apply)
+    packed: Mapping[int, bytes] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _session_request_problem(request: Request) -> str:
@@ -499,19 +601,51 @@ def _remember(session: Session, seq: int, result: Result) -> Session:
     return replace(session, floor=floor, results=results)
 
 
+_DECODED: OrderedDict[bytes, Session] = OrderedDict()
+"""Stored session bytes -> the Session they decode to (the last ``_DECODED_MAX`` encoded
+or decoded), so that the next entry of a client does not decode what the previous one
+encoded. A pure cache: a Session is a function of its bytes. Raft apply threads only."""
+_DECODED_MAX = 256
+
+
+def _cache_session(data: bytes, session: Session) -> None:
+    _DECODED[data] = session
+    _DECODED.move_to_end(data)
+    while len(_DECODED) > _DECODED_MAX:
+        _DECODED.popitem(last=False)
+
+
 def encode_session(session: Session) -> bytes:
-    """Stored bytes of a session (msgpack, results in seq order)."""
-    rows = [[seq, *_result_row(session.results[seq])] for seq in sorted(session.results)]
-    return encode_value([SESSION_FORMAT_VERSION, session.floor, session.last_seen_ms, rows])
+    """Stored bytes of a session (msgpack ``[version, floor, last_seen, rows]``, a row
+    ``[seq, *result]`` per cached result in seq order). Rows already encoded once
+    (``Session.packed``) are reused as they are: a msgpack array is its header followed
+    by its packed items, so the bytes equal those of packing the whole structure."""
+    seqs = sorted(session.results)
+    rows = [
+        session.packed.get(seq) or encode_value([seq, *_result_row(session.results[seq])])
+        for seq in seqs
+    ]
+    packer = msgpack.Packer(use_bin_type=True)
+    head = packer.pack_array_header(4) + packer.pack(SESSION_FORMAT_VERSION)
+    head += packer.pack(session.floor) + packer.pack(session.last_seen_ms)
+    data = head + packer.pack_array_header(len(rows)) + b"".join(rows)
+    _cache_session(data, replace(session, packed=dict(zip(seqs, rows, strict=True))))
+    return data
 
 
 def decode_session(data: bytes) -> Session:
     """Inverse of ``encode_session``; raises ValueError on an unknown format."""
+    cached = _DECODED.get(data)
+    if cached is not None:
+        _DECODED.move_to_end(data)
+        return cached
     version, floor, last_seen_ms, rows = decode_value(data)
     if version != SESSION_FORMAT_VERSION:
         raise ValueError(f"unknown session format version {version}")
     results = {row[0]: _result_from_row(row[1:]) for row in rows}
-    return Session(floor=floor, last_seen_ms=last_seen_ms, results=results)
+    session = Session(floor=floor, last_seen_ms=last_seen_ms, results=results)
+    _cache_session(bytes(data), session)
+    return session
 
 
 def _result_row(result: Result) -> list[Value]:
@@ -524,11 +658,13 @@ def _result_row(result: Result) -> list[Value]:
         result.bins,
         pairs,
         result.message,
+        [_result_row(r) for r in result.batch],
     ]
 
 
 def _result_from_row(row: list[Value]) -> Result:
-    code, generation, void_time_ms, last_update_ms, bins, pairs, message = row
+    code, generation, void_time_ms, last_update_ms, bins, pairs, message = row[:7]
+    batch = tuple(_result_from_row(r) for r in row[7]) if len(row) > 7 else ()
     return Result(
         code=ResultCode(code),
         generation=generation,
@@ -537,4 +673,5 @@ def _result_from_row(row: list[Value]) -> Result:
         bins=bins,
         op_results=tuple((name, value) for name, value in pairs),
         message=message,
+        batch=batch,
     )

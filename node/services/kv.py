@@ -1,4 +1,5 @@
-"""The KV service: single-record commands and batch reads.
+"""The KV service: single-record commands, batch reads, and (``raftstore_node.batch``)
+batch operations and truncation.
 
 Each handler converts its request (bad input fails here, before anything is proposed),
 finds the key's group and lets the Dispatcher run it locally or at the leader. Locally, a
@@ -23,6 +24,7 @@ from typing import Any
 
 import grpc
 from raftstore_node import convert, parsing
+from raftstore_node.batch import BatchServer
 from raftstore_node.dispatch import answer, deadline_of
 from raftstore_node.forwarder import RelayedError
 from raftstore_node.metrics import count_proposal
@@ -102,6 +104,7 @@ class KVService(kv_pb2_grpc.KVServicer):
         self._put = functools.partial(convert.put_command, max_elements=n)
         self._operate = functools.partial(convert.operate_command, max_elements=n)
         self._scans = ScanServer(node.router, node.groups)
+        self._batches = BatchServer(node, propose, self._convert)
 
     # --- plumbing -------------------------------------------------------------------
 
@@ -285,6 +288,16 @@ class KVService(kv_pb2_grpc.KVServicer):
         """A server stream of ScanResponse pages (see ``raftstore_node.scan``)."""
         await self._serve(context, lambda: self._scans.serve(request, context))
 
+    async def BatchOperate(
+        self, request: kv_pb2.BatchOperateRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        return await self._serve(context, lambda: self._batches.batch_operate(request, context))
+
+    async def Truncate(
+        self, request: kv_pb2.TruncateRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        return await self._serve(context, lambda: self._batches.truncate(request, context))
+
     # --- batch ------------------------------------------------------------------------
 
     async def _batch_get(
@@ -302,7 +315,9 @@ class KVService(kv_pb2_grpc.KVServicer):
         slots = [response.records.add() for _ in reads]
         await asyncio.gather(
             *(
-                self._batch_group(context, request, groups[gid], idx, reads, mode, slots)
+                self._batch_group(
+                    context, request, groups[gid], idx, reads, mode, slots, len(by_group) == 1
+                )
                 for gid, idx in by_group.items()
             )
         )
@@ -317,7 +332,11 @@ class KVService(kv_pb2_grpc.KVServicer):
         reads: list[Read],
         mode: ReadMode,
         slots: list[kv_pb2.BatchRecord],
+        whole: bool,
     ) -> None:
+        """One group's reads; ``whole``: they are the whole request, so a failure of the
+        group (no leader here, a leader hint) is the call's error, which the client acts on
+        (follows the hint, retries) rather than a code per key."""
         sub = kv_pb2.BatchGetRequest(header=request.header, policy=request.policy)
         if request.HasField("filter"):
             sub.filter.CopyFrom(request.filter)
@@ -349,6 +368,8 @@ class KVService(kv_pb2_grpc.KVServicer):
             for i, rec in zip(idx, part.records, strict=True):
                 slots[i].CopyFrom(rec)
         except (RaftstoreError, RelayedError) as e:
+            if whole:
+                raise
             code = e.code if isinstance(e, RaftstoreError) else ResultCode.PARTITION_UNAVAILABLE
             for i in idx:
                 slots[i].result_code = int(code)

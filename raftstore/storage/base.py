@@ -15,7 +15,7 @@ thread see every committed change.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -26,9 +26,11 @@ class Changes:
 
     records: dict[tuple[str, bytes], bytes | None] = field(default_factory=dict)
     sessions: dict[bytes, bytes | None] = field(default_factory=dict)
+    # (namespace, set) -> lut_ms of truncation markers set or raised (raftstore.truncation)
+    truncations: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.records or self.sessions)
+        return bool(self.records or self.sessions or self.truncations)
 
 
 class RecordStore(Protocol):
@@ -46,6 +48,22 @@ class RecordStore(Protocol):
 
     def commit(self, changes: Changes, applied_index: int) -> None:
         """Write ``changes`` and ``applied_index`` atomically. Raises nothing on success."""
+        ...
+
+    def truncations(self) -> Mapping[tuple[str, str], int]:
+        """The group's truncation markers, (namespace, set) -> lut_ms (set "": the whole
+        namespace); see ``raftstore.truncation``. Cheap: held in memory, do not mutate."""
+        ...
+
+    @property
+    def truncation_epoch(self) -> int:
+        """Grows whenever the markers change or the rows are replaced (a snapshot install):
+        a sweep of hidden rows that finished at an older epoch must run again."""
+        ...
+
+    def purge(self, namespace: str, digests: list[bytes]) -> None:
+        """Delete these record rows outside the log (no applied index). Only for rows that
+        truncation markers hide: every reader already treats them as absent."""
         ...
 
     def scan(

@@ -22,11 +22,13 @@ def scan_order(digest: bytes) -> bytes:
 class MemoryStore:
     """Records, sessions and the applied index held in dicts."""
 
-    __slots__ = ("_applied", "_records", "_sessions")
+    __slots__ = ("_applied", "_records", "_sessions", "_truncations", "truncation_epoch")
 
     def __init__(self) -> None:
         self._records: dict[tuple[str, bytes], bytes] = {}
         self._sessions: dict[bytes, bytes] = {}
+        self._truncations: dict[tuple[str, str], int] = {}
+        self.truncation_epoch = 0
         self._applied = 0
 
     def get(self, namespace: str, digest: bytes) -> bytes | None:
@@ -51,7 +53,19 @@ class MemoryStore:
             raise ValueError(f"applied index {applied_index} is below {self._applied}")
         _apply_rows(self._records, changes.records)
         _apply_rows(self._sessions, changes.sessions)
+        if changes.truncations:
+            self._truncations = {**self._truncations, **changes.truncations}
+            self.truncation_epoch += 1
         self._applied = applied_index
+
+    def truncations(self) -> dict[tuple[str, str], int]:
+        """The truncation markers (a fresh dict after every change: safe to keep)."""
+        return self._truncations
+
+    def purge(self, namespace: str, digests: list[bytes]) -> None:
+        """Delete these record rows without an applied index (hidden rows only)."""
+        for digest in digests:
+            self._records.pop((namespace, digest), None)
 
     def scan(
         self, namespace: str, partition: int | None = None, after_digest: bytes | None = None
@@ -77,6 +91,7 @@ class MemoryStore:
         return {
             "records": dict(self._records),
             "sessions": dict(self._sessions),
+            "truncations": dict(self._truncations),
             "applied_index": self._applied,
         }
 

@@ -6,6 +6,7 @@ scans by partition are prefix scans)::
 
     b"r" + len(ns) (1 byte) + ns + partition (2 bytes big-endian) + digest  -> record
     b"s" + client_id                                                     -> session
+    b"t" + len(ns) (1 byte) + ns + set                                   -> i64 truncation lut
     b"m:applied"                                                         -> u64 applied index
 
 ``commit`` writes one log entry's changes and its index in one WriteBatch bound to the
@@ -33,6 +34,7 @@ import rocksdict
 
 from raftstore.keys import partition_id
 from raftstore.storage.base import Changes
+from raftstore.truncation import MARKER_PREFIX, decode_lut, encode_lut, marker_row, parse_marker_row
 
 if TYPE_CHECKING:
     from raftstore.storage.engine import Engine
@@ -73,12 +75,27 @@ class GroupStore:
         self._cf: rocksdict.Rdict | None = None
         self._handle: rocksdict.ColumnFamily | None = None
         self._applied = 0
+        self._truncations: dict[tuple[str, str], int] = {}
+        self.truncation_epoch = 0
         self._bind()
 
     def _bind(self) -> None:
         """(Re)attach to the group's live CF, as the engine's catalog names it."""
         self._cf, self._handle = self._engine.live_cf(self.group_id)
         self._applied = decode_applied(self._cf.get(APPLIED_KEY))
+        self._truncations = self._load_truncations()
+        self.truncation_epoch += 1
+
+    def _load_truncations(self) -> dict[tuple[str, str], int]:
+        assert self._cf is not None
+        out: dict[tuple[str, str], int] = {}
+        it = self._cf.iter()
+        it.seek(MARKER_PREFIX)
+        while it.valid() and it.key().startswith(MARKER_PREFIX):
+            out[parse_marker_row(it.key())] = decode_lut(it.value())
+            it.next()
+        del it
+        return out
 
     @property
     def db(self) -> rocksdict.Rdict:
@@ -106,9 +123,29 @@ class GroupStore:
             _put_or_delete(batch, record_key(ns, digest), value)
         for client_id, value in changes.sessions.items():
             _put_or_delete(batch, b"s" + client_id, value)
+        for (ns, set_name), lut in changes.truncations.items():
+            batch.put(marker_row(ns, set_name), encode_lut(lut))
         batch.put(APPLIED_KEY, _U64.pack(applied_index))
         self._engine.write(batch)
         self._applied = applied_index
+        if changes.truncations:
+            self._truncations = {**self._truncations, **changes.truncations}
+            self.truncation_epoch += 1
+
+    def truncations(self) -> dict[tuple[str, str], int]:
+        """See ``RecordStore.truncations`` (a fresh dict after every change)."""
+        return self._truncations
+
+    def purge(self, namespace: str, digests: list[bytes]) -> None:
+        """See ``RecordStore.purge``: one WriteBatch of deletes, the applied index untouched."""
+        if not digests:
+            return
+        self.db  # noqa: B018 -- raises StoreClosed
+        batch = rocksdict.WriteBatch(raw_mode=True)
+        batch.set_default_column_family(self._handle)
+        for digest in digests:
+            batch.delete(record_key(namespace, digest))
+        self._engine.write(batch)
 
     def scan(
         self, namespace: str, partition: int | None = None, after_digest: bytes | None = None

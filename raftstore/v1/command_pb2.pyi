@@ -122,7 +122,7 @@ class ReadCommand(_message.Message):
     def __init__(self, key: _Optional[_Union[CommandKey, _Mapping]] = ..., all_bins: _Optional[bool] = ..., bins: _Optional[_Iterable[str]] = ..., header_only: _Optional[bool] = ..., filter: _Optional[_Union[_exp_pb2.Expression, _Mapping]] = ...) -> None: ...
 
 class Request(_message.Message):
-    __slots__ = ("client_id", "seq", "acked_seq", "put", "delete", "touch", "operate", "read")
+    __slots__ = ("client_id", "seq", "acked_seq", "put", "delete", "touch", "operate", "read", "batch", "truncate")
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     ACKED_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -131,6 +131,8 @@ class Request(_message.Message):
     TOUCH_FIELD_NUMBER: _ClassVar[int]
     OPERATE_FIELD_NUMBER: _ClassVar[int]
     READ_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATE_FIELD_NUMBER: _ClassVar[int]
     client_id: bytes
     seq: int
     acked_seq: int
@@ -139,4 +141,22 @@ class Request(_message.Message):
     touch: TouchCommand
     operate: OperateCommand
     read: ReadCommand
-    def __init__(self, client_id: _Optional[bytes] = ..., seq: _Optional[int] = ..., acked_seq: _Optional[int] = ..., put: _Optional[_Union[PutCommand, _Mapping]] = ..., delete: _Optional[_Union[DeleteCommand, _Mapping]] = ..., touch: _Optional[_Union[TouchCommand, _Mapping]] = ..., operate: _Optional[_Union[OperateCommand, _Mapping]] = ..., read: _Optional[_Union[ReadCommand, _Mapping]] = ...) -> None: ...
+    batch: BatchCommand
+    truncate: TruncateCommand
+    def __init__(self, client_id: _Optional[bytes] = ..., seq: _Optional[int] = ..., acked_seq: _Optional[int] = ..., put: _Optional[_Union[PutCommand, _Mapping]] = ..., delete: _Optional[_Union[DeleteCommand, _Mapping]] = ..., touch: _Optional[_Union[TouchCommand, _Mapping]] = ..., operate: _Optional[_Union[OperateCommand, _Mapping]] = ..., read: _Optional[_Union[ReadCommand, _Mapping]] = ..., batch: _Optional[_Union[BatchCommand, _Mapping]] = ..., truncate: _Optional[_Union[TruncateCommand, _Mapping]] = ...) -> None: ...
+
+class BatchCommand(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[Request]
+    def __init__(self, items: _Optional[_Iterable[_Union[Request, _Mapping]]] = ...) -> None: ...
+
+class TruncateCommand(_message.Message):
+    __slots__ = ("namespace", "set", "before_ms")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    SET_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_MS_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    set: str
+    before_ms: int
+    def __init__(self, namespace: _Optional[str] = ..., set: _Optional[str] = ..., before_ms: _Optional[int] = ...) -> None: ...

@@ -59,6 +59,15 @@ class OperationType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OPERATION_TYPE_MAP_INCREMENT: _ClassVar[OperationType]
     OPERATION_TYPE_MAP_SIZE: _ClassVar[OperationType]
     OPERATION_TYPE_MAP_CLEAR: _ClassVar[OperationType]
+
+class BatchItemType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BATCH_ITEM_TYPE_UNSPECIFIED: _ClassVar[BatchItemType]
+    BATCH_ITEM_TYPE_PUT: _ClassVar[BatchItemType]
+    BATCH_ITEM_TYPE_DELETE: _ClassVar[BatchItemType]
+    BATCH_ITEM_TYPE_OPERATE: _ClassVar[BatchItemType]
+    BATCH_ITEM_TYPE_READ: _ClassVar[BatchItemType]
+    BATCH_ITEM_TYPE_TOUCH: _ClassVar[BatchItemType]
 RECORD_EXISTS_ACTION_UNSPECIFIED: RecordExistsAction
 RECORD_EXISTS_ACTION_UPDATE: RecordExistsAction
 RECORD_EXISTS_ACTION_UPDATE_ONLY: RecordExistsAction
@@ -98,6 +107,12 @@ OPERATION_TYPE_MAP_REMOVE_BY_KEY: OperationType
 OPERATION_TYPE_MAP_INCREMENT: OperationType
 OPERATION_TYPE_MAP_SIZE: OperationType
 OPERATION_TYPE_MAP_CLEAR: OperationType
+BATCH_ITEM_TYPE_UNSPECIFIED: BatchItemType
+BATCH_ITEM_TYPE_PUT: BatchItemType
+BATCH_ITEM_TYPE_DELETE: BatchItemType
+BATCH_ITEM_TYPE_OPERATE: BatchItemType
+BATCH_ITEM_TYPE_READ: BatchItemType
+BATCH_ITEM_TYPE_TOUCH: BatchItemType
 
 class RequestHeader(_message.Message):
     __slots__ = ("no_forward", "client_id", "seq", "acked_seq", "session_token")
@@ -365,3 +380,90 @@ class ScanResponse(_message.Message):
     resume_partition: int
     resume_digest: bytes
     def __init__(self, records: _Optional[_Iterable[_Union[_values_pb2.Record, _Mapping]]] = ..., resume_partition: _Optional[int] = ..., resume_digest: _Optional[bytes] = ...) -> None: ...
+
+class BatchItem(_message.Message):
+    __slots__ = ("key", "type", "bins", "operations", "read_bins", "header_only", "policy", "filter")
+    class BinsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _values_pb2.Value
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_values_pb2.Value, _Mapping]] = ...) -> None: ...
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    BINS_FIELD_NUMBER: _ClassVar[int]
+    OPERATIONS_FIELD_NUMBER: _ClassVar[int]
+    READ_BINS_FIELD_NUMBER: _ClassVar[int]
+    HEADER_ONLY_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    key: _values_pb2.Key
+    type: BatchItemType
+    bins: _containers.MessageMap[str, _values_pb2.Value]
+    operations: _containers.RepeatedCompositeFieldContainer[Operation]
+    read_bins: _containers.RepeatedScalarFieldContainer[str]
+    header_only: bool
+    policy: WritePolicy
+    filter: _exp_pb2.Expression
+    def __init__(self, key: _Optional[_Union[_values_pb2.Key, _Mapping]] = ..., type: _Optional[_Union[BatchItemType, str]] = ..., bins: _Optional[_Mapping[str, _values_pb2.Value]] = ..., operations: _Optional[_Iterable[_Union[Operation, _Mapping]]] = ..., read_bins: _Optional[_Iterable[str]] = ..., header_only: _Optional[bool] = ..., policy: _Optional[_Union[WritePolicy, _Mapping]] = ..., filter: _Optional[_Union[_exp_pb2.Expression, _Mapping]] = ...) -> None: ...
+
+class BatchOperateRequest(_message.Message):
+    __slots__ = ("header", "items", "policy", "filter")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    header: RequestHeader
+    items: _containers.RepeatedCompositeFieldContainer[BatchItem]
+    policy: WritePolicy
+    filter: _exp_pb2.Expression
+    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., items: _Optional[_Iterable[_Union[BatchItem, _Mapping]]] = ..., policy: _Optional[_Union[WritePolicy, _Mapping]] = ..., filter: _Optional[_Union[_exp_pb2.Expression, _Mapping]] = ...) -> None: ...
+
+class BatchItemResult(_message.Message):
+    __slots__ = ("result_code", "record", "results", "message", "in_doubt")
+    RESULT_CODE_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    IN_DOUBT_FIELD_NUMBER: _ClassVar[int]
+    result_code: int
+    record: _values_pb2.Record
+    results: _containers.RepeatedCompositeFieldContainer[OpResult]
+    message: str
+    in_doubt: bool
+    def __init__(self, result_code: _Optional[int] = ..., record: _Optional[_Union[_values_pb2.Record, _Mapping]] = ..., results: _Optional[_Iterable[_Union[OpResult, _Mapping]]] = ..., message: _Optional[str] = ..., in_doubt: _Optional[bool] = ...) -> None: ...
+
+class BatchOperateResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[BatchItemResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[BatchItemResult, _Mapping]]] = ...) -> None: ...
+
+class TruncateRequest(_message.Message):
+    __slots__ = ("header", "namespace", "set", "before_ms", "group_id")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    SET_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_MS_FIELD_NUMBER: _ClassVar[int]
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    header: RequestHeader
+    namespace: str
+    set: str
+    before_ms: int
+    group_id: str
+    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., namespace: _Optional[str] = ..., set: _Optional[str] = ..., before_ms: _Optional[int] = ..., group_id: _Optional[str] = ...) -> None: ...
+
+class GroupTruncation(_message.Message):
+    __slots__ = ("group_id", "lut_ms")
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    LUT_MS_FIELD_NUMBER: _ClassVar[int]
+    group_id: str
+    lut_ms: int
+    def __init__(self, group_id: _Optional[str] = ..., lut_ms: _Optional[int] = ...) -> None: ...
+
+class TruncateResponse(_message.Message):
+    __slots__ = ("groups",)
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    groups: _containers.RepeatedCompositeFieldContainer[GroupTruncation]
+    def __init__(self, groups: _Optional[_Iterable[_Union[GroupTruncation, _Mapping]]] = ...) -> None: ...

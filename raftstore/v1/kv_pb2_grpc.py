@@ -74,6 +74,16 @@ class KVStub:
                 request_serializer=raftstore_dot_v1_dot_kv__pb2.ScanRequest.SerializeToString,
                 response_deserializer=raftstore_dot_v1_dot_kv__pb2.ScanResponse.FromString,
                 _registered_method=True)
+        self.BatchOperate = channel.unary_unary(
+                '/raftstore.v1.KV/BatchOperate',
+                request_serializer=raftstore_dot_v1_dot_kv__pb2.BatchOperateRequest.SerializeToString,
+                response_deserializer=raftstore_dot_v1_dot_kv__pb2.BatchOperateResponse.FromString,
+                _registered_method=True)
+        self.Truncate = channel.unary_unary(
+                '/raftstore.v1.KV/Truncate',
+                request_serializer=raftstore_dot_v1_dot_kv__pb2.TruncateRequest.SerializeToString,
+                response_deserializer=raftstore_dot_v1_dot_kv__pb2.TruncateResponse.FromString,
+                _registered_method=True)
 
 
 class KVServicer:
@@ -128,6 +138,21 @@ class KVServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchOperate(self, request, context):
+        """Reads, writes, deletes and operates on many keys, one Raft entry per partition group,
+        a result code per key (see BatchOperateRequest).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Truncate(self, request, context):
+        """Hide the records of a namespace or set last updated before a time, on every group.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KVServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +195,16 @@ def add_KVServicer_to_server(servicer, server):
                     servicer.Scan,
                     request_deserializer=raftstore_dot_v1_dot_kv__pb2.ScanRequest.FromString,
                     response_serializer=raftstore_dot_v1_dot_kv__pb2.ScanResponse.SerializeToString,
+            ),
+            'BatchOperate': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchOperate,
+                    request_deserializer=raftstore_dot_v1_dot_kv__pb2.BatchOperateRequest.FromString,
+                    response_serializer=raftstore_dot_v1_dot_kv__pb2.BatchOperateResponse.SerializeToString,
+            ),
+            'Truncate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Truncate,
+                    request_deserializer=raftstore_dot_v1_dot_kv__pb2.TruncateRequest.FromString,
+                    response_serializer=raftstore_dot_v1_dot_kv__pb2.TruncateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -388,6 +423,60 @@ class KV:
             '/raftstore.v1.KV/Scan',
             raftstore_dot_v1_dot_kv__pb2.ScanRequest.SerializeToString,
             raftstore_dot_v1_dot_kv__pb2.ScanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchOperate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/raftstore.v1.KV/BatchOperate',
+            raftstore_dot_v1_dot_kv__pb2.BatchOperateRequest.SerializeToString,
+            raftstore_dot_v1_dot_kv__pb2.BatchOperateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Truncate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/raftstore.v1.KV/Truncate',
+            raftstore_dot_v1_dot_kv__pb2.TruncateRequest.SerializeToString,
+            raftstore_dot_v1_dot_kv__pb2.TruncateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,11 @@ def seeds() -> list[tuple[str, bytes]]:
     batch = kv_pb2.BatchGetRequest()
     batch.reads.add(key=key)
     batch.reads.add(key=pb_key("test", "fuzz", "j"), bins=["a"])
+    writes = kv_pb2.BatchOperateRequest()
+    item = writes.items.add(key=key, type=kv_pb2.BATCH_ITEM_TYPE_PUT)
+    value_to_pb([1, {"m": b"x"}], item.bins["a"])
+    writes.items.add(key=pb_key("test", "fuzz", "j"), type=kv_pb2.BATCH_ITEM_TYPE_OPERATE)
+    writes.items[1].operations.add(type=3, bin="n").value.int_value = 1
     return [
         ("Put", put.SerializeToString()),
         ("Get", kv_pb2.GetRequest(key=key, bins=["a"]).SerializeToString()),
@@ -54,6 +59,7 @@ def seeds() -> list[tuple[str, bytes]]:
         ("Touch", kv_pb2.TouchRequest(key=key).SerializeToString()),
         ("Operate", op.SerializeToString()),
         ("BatchGet", batch.SerializeToString()),
+        ("BatchOperate", writes.SerializeToString()),
     ]
 
 

@@ -127,6 +127,8 @@ def test_reflection_describes_the_kv_methods(shared_cluster: Cluster) -> None:
         "Operate",
         "BatchGet",
         "Scan",
+        "BatchOperate",
+        "Truncate",
     }
 
 

@@ -10,6 +10,11 @@ Directives (each write or read is one entry unless grouped by ``entry``)::
     operate k=KEY ops=[incr("a", 1), read("a"), ...] [POLICY] [SESSION]
     get k=KEY [bins=("a",)] [header] [local] [SESSION]     (local: StateMachine.read)
     entry                                                  input: one request per line
+    batch [SESSION] [filter=EXPR]                          input: one command per line, as
+                                                           one Batch request (the filter is
+                                                           the batch's: for lines without one)
+    truncate [ns=N] [set=S] [before=MS] [SESSION]          a Truncate request
+    sweep [ns=N]                                           purge the rows markers hide
     dump                                                   every stored record
     session client=C                                       a client's dedup session
 
@@ -38,7 +43,20 @@ from typing import Any
 
 from raftstore_client import exp
 
-from raftstore.commands import Delete, Entry, Op, Operate, OpType, Put, Read, Request, Result, Touch
+from raftstore.commands import (
+    Batch,
+    Delete,
+    Entry,
+    Op,
+    Operate,
+    OpType,
+    Put,
+    Read,
+    Request,
+    Result,
+    Touch,
+    Truncate,
+)
 from raftstore.errors import ParameterError, ResultCode
 from raftstore.expressions import parse_filter
 from raftstore.keys import Key
@@ -47,6 +65,7 @@ from raftstore.policy import GenPolicy, RecordExistsAction, WritePolicy
 from raftstore.records import decode_record
 from raftstore.state_machine import StateMachine, decode_session
 from raftstore.storage.memory import MemoryStore
+from raftstore.truncation import hidden_rows
 from raftstore.v1 import exp_pb2
 from tests.datadriven import TestCase, parse_directive
 
@@ -233,6 +252,38 @@ class Harness:
         results = self._apply(requests)
         return "\n".join(f"[{i}] {format_result(r)}" for i, r in enumerate(results))
 
+    def _do_batch(self, case: TestCase) -> str:
+        lines = [line for line in case.input.split("\n") if line.strip()]
+        commands = []
+        for line in lines:
+            sub = _line_case(case, line)
+            if case.has("filter") and not sub.has("filter"):
+                args = (*sub.args, ("filter", case.arg("filter")))
+                sub = TestCase(sub.path, sub.line, sub.cmd, args, "", "", (0, 0))
+            try:
+                commands.append(self._command(sub))
+            except ParameterError as e:  # the node refuses the batch before proposing
+                return f"refused: {format_result(Result(e.code, message=e.message))}"
+        result = self._apply([self._identity(case, Batch(tuple(commands)))])[0]
+        if not result.batch:
+            return format_result(result)
+        return "\n".join(f"[{i}] {format_result(r)}" for i, r in enumerate(result.batch))
+
+    def _do_truncate(self, case: TestCase) -> str:
+        result = self._apply([self._request(case)])[0]
+        if not result.ok:
+            return format_result(result)
+        return f"OK lut={result.last_update_ms}"
+
+    def _do_sweep(self, case: TestCase) -> str:
+        ns, after, purged = case.arg("ns", "test"), None, 0
+        while True:
+            hidden, after = hidden_rows(self.store, ns, after, 2)
+            self.store.purge(ns, hidden)
+            purged += len(hidden)
+            if after is None:
+                return f"purged {purged}"
+
     def _do_namespace(self, case: TestCase) -> str:
         config = NamespaceConfig(
             case.arg("name"),
@@ -276,14 +327,20 @@ class Harness:
     # --- building requests --------------------------------------------------------
 
     def _request(self, case: TestCase) -> Request:
+        return self._identity(case, self._command(case))
+
+    def _identity(self, case: TestCase, command: Any) -> Request:
         return Request(
-            self._command(case),
+            command,
             client_id=case.arg("client", "").encode(),
             seq=int(case.arg("seq", "0")),
             acked_seq=int(case.arg("acked", "0")),
         )
 
     def _command(self, case: TestCase) -> Any:
+        if case.cmd == "truncate":
+            before = int(case.arg("before", "0"))
+            return Truncate(case.arg("ns", "test"), case.arg("set", ""), before)
         key = self._key(case)
         flt = parse_filter(filter_expression(case.arg("filter"))) if case.has("filter") else None
         if case.cmd == "put":

@@ -284,3 +284,26 @@ def test_login_gives_a_token_for_the_right_password_only() -> None:
         g.close()
 
     asyncio.run(run())
+
+
+def test_batch_operate_needs_each_items_privilege_and_truncate_sys_admin() -> None:
+    users = {
+        "r": _user("r", "read@test.a"),
+        "rw": _user("rw", "read-write@test"),
+        "admin": _user("admin", "sys-admin"),
+    }
+    g = _guard(users)
+    read = kv_pb2.BatchItem(key=_key(), type=kv_pb2.BATCH_ITEM_TYPE_READ)
+    read_op = kv_pb2.BatchItem(
+        key=_key(), type=kv_pb2.BATCH_ITEM_TYPE_OPERATE, operations=[kv_pb2.Operation(type=1)]
+    )
+    put = kv_pb2.BatchItem(key=_key(), type=kv_pb2.BATCH_ITEM_TYPE_PUT)
+    method = "/raftstore.v1.KV/BatchOperate"
+    g.check(method, kv_pb2.BatchOperateRequest(items=[read, read_op]), _bearer("r"))
+    with pytest.raises(RoleViolation):
+        g.check(method, kv_pb2.BatchOperateRequest(items=[read, put]), _bearer("r"))
+    g.check(method, kv_pb2.BatchOperateRequest(items=[read, put]), _bearer("rw"))
+    truncate = kv_pb2.TruncateRequest(namespace="test", set="a")
+    with pytest.raises(RoleViolation):
+        g.check("/raftstore.v1.KV/Truncate", truncate, _bearer("rw"))
+    g.check("/raftstore.v1.KV/Truncate", truncate, _bearer("admin"))
