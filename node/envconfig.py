@@ -10,6 +10,7 @@ pod derives the same member list, so the pods form the cluster by themselves.
 | ``POD_NAME`` | the pod's name (downward API ``metadata.name``) | required |
 | ``POD_NAMESPACE`` | its Kubernetes namespace (``metadata.namespace``) | ``default`` |
 | ``RAFTSTORE_REPLICAS`` | the StatefulSet's replica count | required |
+| ``RAFTSTORE_FOUNDING_REPLICAS`` | pods that founded the cluster (never changes) | replicas |
 | ``RAFTSTORE_PEER_SERVICE`` | the headless Service's name | required |
 | ``RAFTSTORE_CLUSTER_DOMAIN`` | appended to ``.svc`` when set (``cluster.local``) | none |
 | ``RAFTSTORE_CLIENT_PORT``, ``RAFTSTORE_PEER_PORT`` | ports of every pod | 3000, 3001 |
@@ -33,11 +34,15 @@ the chart mounts the Secret as a file and sets ``RAFTSTORE_CLUSTER_SECRET_FILE``
 (every DNS name mapped to a 127.0.0.1 port) and for networks where the Service's names do not
 resolve; a node binds ``RAFTSTORE_LISTEN_HOST`` on its own (overridden) ports.
 
-Membership is fixed: until the elastic-cluster work lands, a pod whose ordinal is not below
-``RAFTSTORE_REPLICAS`` (``kubectl scale`` up) and a data directory created for another
-replica count (the chart's ``replicas`` changed; the count is recorded in the data
-directory's ``statefulset.json`` on first start) both refuse to start with a ConfigError
-that says so; scale back to the original count.
+Scaling. ``RAFTSTORE_FOUNDING_REPLICAS`` (default ``RAFTSTORE_REPLICAS``; the chart's
+``foundingReplicas``) is the number of pods that founded the cluster: pods
+``<statefulset>-0 .. <founding - 1>`` list each other and found it on their first start.
+A pod with a higher ordinal (the StatefulSet scaled up) lists only itself and, on its first
+start, joins through pod 0 (``--join``, proving the cluster secret); the rebalancer then
+moves replicas to it. Scaling down: drain the highest pods first (``raftstore admin
+remove-node <pod>``; a drained node stops once it holds nothing), then lower ``replicas``.
+The founding count is recorded in the data directory's ``statefulset.json`` on first start;
+a different one later is refused (ConfigError).
 """
 
 from __future__ import annotations
@@ -61,31 +66,36 @@ DEFAULT_DATA_DIR = "/var/lib/raftstore"
 
 def load_from_env(env: Mapping[str, str], **overrides: Any) -> NodeConfig:
     """The node configuration the environment describes; raises ConfigError with the reason."""
-    doc, replicas = config_doc(env)
+    doc, founding = config_doc(env)
+    if doc.get("join") and not overrides.get("join"):
+        overrides["join"] = doc["join"]  # a pod added by scaling up joins through pod 0
+    doc.pop("join", None)
     config = build_config(doc, base=Path("/"), **overrides)
-    check_scaling(config, replicas)
+    check_scaling(config, founding)
     return config
 
 
 def config_doc(env: Mapping[str, str]) -> tuple[dict[str, Any], int]:
-    """The TOML-equivalent document of ``node.toml``, and the replica count."""
+    """The TOML-equivalent document of ``node.toml`` (with ``join`` for a pod added after
+    the founding), and the founding replica count."""
     pod = _required(env, "POD_NAME")
     m = _POD_RE.match(pod)
     if not m:
         raise ConfigError(f"POD_NAME {pod!r}: expected <statefulset>-<ordinal>")
     statefulset, ordinal = m["set"], int(m["ordinal"])
     replicas = _int(env, "RAFTSTORE_REPLICAS", None, 1, 99)
-    if ordinal >= replicas:
-        raise ConfigError(
-            f"pod {pod} has ordinal {ordinal} but RAFTSTORE_REPLICAS is {replicas}: the "
-            "StatefulSet was scaled up, and this version cannot add members while serving "
-            f"(elastic-cluster work); scale it back to {replicas} replicas"
-        )
+    # `kubectl scale` changes the StatefulSet's replicas, not this variable: a pod beyond
+    # it is a pod added by scaling up, like any pod beyond the founders.
+    founding = _int(env, "RAFTSTORE_FOUNDING_REPLICAS", replicas, 1, 99)
+    founders = _members(env, statefulset, founding)
+    joining = ordinal >= founding
     doc: dict[str, Any] = {
         "node_id": pod,
         "data_dir": env.get("RAFTSTORE_DATA_DIR", DEFAULT_DATA_DIR),
         "cluster_id": env.get("RAFTSTORE_CLUSTER_ID", "raftstore"),
-        "member": _members(env, statefulset, replicas),
+        # A founder lists the founders; a pod added later lists itself and joins through
+        # pod 0 on its first start (the roster and namespaces come from the cluster).
+        "member": _members(env, statefulset, ordinal + 1)[ordinal:] if joining else founders,
         "metrics_port": _int(env, "RAFTSTORE_METRICS_PORT", 9145, 0, 65535),
         "listen_host": env.get("RAFTSTORE_LISTEN_HOST", "0.0.0.0"),
     }
@@ -96,10 +106,12 @@ def config_doc(env: Mapping[str, str]) -> tuple[dict[str, Any], int]:
     if env.get("RAFTSTORE_SECURITY"):
         doc["security"] = _json(env, "RAFTSTORE_SECURITY", dict)
     namespaces = _namespaces(env)
-    if namespaces is not None:
+    if namespaces is not None and not joining:
         doc["namespace"] = namespaces
-    _check_zone(env, doc["member"][ordinal])
-    return doc, replicas
+    if joining:
+        doc["join"] = founders[0]["client"]
+    _check_zone(env, doc["member"][0 if joining else ordinal])
+    return doc, founding
 
 
 def _members(env: Mapping[str, str], statefulset: str, replicas: int) -> list[dict[str, str]]:
@@ -157,28 +169,34 @@ def _check_zone(env: Mapping[str, str], me: dict[str, str]) -> None:
 SCALE_RECORD = "statefulset.json"
 
 
-def check_scaling(config: NodeConfig, replicas: int) -> None:
-    """Record the replica count in the data directory on first start; refuse another later.
+def check_scaling(config: NodeConfig, founding: int) -> None:
+    """Record the founding replica count in the data directory on first start; refuse a
+    different one later (the founders' member list would no longer match the cluster the
+    data directory belongs to). The replica count itself may change: pods beyond the
+    founders join, and draining shrinks the cluster.
 
     Raises:
-        ConfigError: the data directory was created for another replica count.
+        ConfigError: the data directory was created with another founding count.
     """
     record = config.data_dir / SCALE_RECORD
     try:
-        have = json.loads(record.read_text())["replicas"]
+        doc = json.loads(record.read_text())
+        have = doc.get("founding", doc.get("replicas"))  # "replicas": written by 0.1
+        if not isinstance(have, int):
+            raise ValueError(f"no founding count in {doc!r}")
     except FileNotFoundError:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         tmp = record.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"replicas": replicas}) + "\n")
+        tmp.write_text(json.dumps({"founding": founding}) + "\n")
         os.replace(tmp, record)
         return
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ConfigError(f"{record}: unreadable ({e}); it records the StatefulSet's replicas")
-    if have != replicas:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ConfigError(f"{record}: unreadable ({e}); it records the founding replica count")
+    if have != founding:
         raise ConfigError(
-            f"{config.data_dir} belongs to a {have}-member cluster but the StatefulSet now "
-            f"has {replicas} replicas: this version cannot change its membership "
-            f"(elastic-cluster work); scale the StatefulSet back to {have} replicas"
+            f"{config.data_dir} belongs to a cluster founded by {have} pods but "
+            f"RAFTSTORE_FOUNDING_REPLICAS is {founding}: set foundingReplicas back to {have} "
+            "(scale with replicas; the founding count never changes)"
         )
 
 

@@ -184,25 +184,48 @@ def test_the_cluster_serves_a_put_and_get(pods: tuple[PodEnv, list[str]]) -> Non
         assert client.get(("test", "k8s", "alice")).bins == {"pods": 3}
 
 
-def test_scaling_up_fails_loudly(pods: tuple[PodEnv, list[str]]) -> None:
-    pod_env, _ = pods
-    out = subprocess.run(
+def test_scaling_up_adds_a_pod_that_joins_and_draining_it_scales_down(
+    pods: tuple[PodEnv, list[str]],
+) -> None:
+    """`kubectl scale --replicas=4`: pod raftstore-3 gets the same template environment,
+    joins through pod 0 and receives replicas; `raftstore admin remove-node raftstore-3`
+    then drains it (it stops once empty) before the StatefulSet is scaled back down."""
+    pod_env, hosts = pods
+    for address in hosts:
+        wait_until(lambda a=address: probe(a) == 0, 60, f"{address} serving")
+    log = open(pod_env.root / "pod-3.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
         entry_point(),
-        env=process_env(pod_env.env(pod_env.replicas)),  # pod raftstore-3, same StatefulSet env
-        capture_output=True,
-        text=True,
-        timeout=60,
+        env=process_env(pod_env.env(pod_env.replicas)),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
-    assert out.returncode == 2
-    assert "ordinal 3 but RAFTSTORE_REPLICAS is 3" in out.stderr
-    assert "scale it back to 3 replicas" in out.stderr
+    log.close()
+    try:
+        with Client(hosts, timeout=30) as client:
 
+            def pod3_hosts_replicas() -> bool:
+                pmap = client.partition_map()
+                return not pmap.moving_group_ids and any(
+                    "raftstore-3" in g.replica_node_ids for g in pmap.groups
+                )
 
-def test_a_changed_replica_count_fails_loudly(pods: tuple[PodEnv, list[str]]) -> None:
-    pod_env, _ = pods
-    env = pod_env.env(0, RAFTSTORE_REPLICAS="5")  # `replicas: 5` rolled out to an existing pod
-    out = subprocess.run(
-        entry_point(), env=process_env(env), capture_output=True, text=True, timeout=60
-    )
-    assert out.returncode == 2, out.stderr
-    assert "3-member cluster but the StatefulSet now has 5 replicas" in out.stderr
+            wait_until(pod3_hosts_replicas, 240, "raftstore-3 to join and hold replicas")
+            client.put(("test", "k8s", "scaled"), {"pods": 4})
+            secret = (pod_env.root / "secret" / "cluster.secret").read_bytes().strip()
+            client.remove_node("raftstore-3", secret)
+            wait_until(lambda: proc.poll() is not None, 240, "raftstore-3 to drain and stop")
+            wait_until(
+                lambda: "raftstore-3" not in {n.node_id for n in client.partition_map().nodes},
+                60,
+                "the roster to drop raftstore-3",
+            )
+            assert not any(
+                "raftstore-3" in g.replica_node_ids for g in client.partition_map().groups
+            )
+            assert client.get(("test", "k8s", "scaled")).bins == {"pods": 4}
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()

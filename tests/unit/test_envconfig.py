@@ -108,17 +108,33 @@ def test_address_overrides_map_dns_names_for_tests(tmp_path: Path) -> None:
     assert config.bind(config.me.peer) == ("127.0.0.1", 20011)
 
 
-def test_a_pod_beyond_the_replica_count_refuses_to_start(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"ordinal 3 but RAFTSTORE_REPLICAS is 3.*scale it back"):
-        load_from_env(pod_env(tmp_path, 3))
+def test_a_pod_added_by_scaling_up_joins_through_pod_0(tmp_path: Path) -> None:
+    env = pod_env(tmp_path, 3, RAFTSTORE_REPLICAS="4", RAFTSTORE_FOUNDING_REPLICAS="3")
+    config = load_from_env(env)
+    assert [m.id for m in config.members] == ["raftstore-3"]  # the roster comes from the cluster
+    assert config.me.client == "raftstore-3.raftstore-peers.db.svc:3000"
+    assert config.join == "raftstore-0.raftstore-peers.db.svc:3000"
+    assert load_from_env(env, join="elsewhere:3000").join == "elsewhere:3000"  # --join wins
+    founder = load_from_env(pod_env(tmp_path / "f", 1, RAFTSTORE_REPLICAS="4"), join="")
+    assert founder.join == ""  # RAFTSTORE_FOUNDING_REPLICAS defaults to the replicas...
+    assert len(founder.members) == 4  # ...so a 4-pod install founds with 4
 
 
-def test_a_changed_replica_count_against_existing_data_fails_loudly(tmp_path: Path) -> None:
-    load_from_env(pod_env(tmp_path))  # first start records 3 replicas
-    assert json.loads((tmp_path / "data" / "statefulset.json").read_text()) == {"replicas": 3}
-    load_from_env(pod_env(tmp_path))  # same count: fine
-    with pytest.raises(ConfigError, match=r"3-member cluster but the StatefulSet now has 5"):
-        load_from_env(pod_env(tmp_path, RAFTSTORE_REPLICAS="5"))
+def test_a_pod_added_by_kubectl_scale_joins_with_the_templates_environment(
+    tmp_path: Path,
+) -> None:
+    config = load_from_env(pod_env(tmp_path, 3, RAFTSTORE_FOUNDING_REPLICAS="3"))
+    assert config.join == "raftstore-0.raftstore-peers.db.svc:3000"
+
+
+def test_the_replica_count_may_change_but_not_the_founding_count(tmp_path: Path) -> None:
+    load_from_env(pod_env(tmp_path))  # first start records the founding count
+    assert json.loads((tmp_path / "data" / "statefulset.json").read_text()) == {"founding": 3}
+    load_from_env(pod_env(tmp_path, RAFTSTORE_REPLICAS="5", RAFTSTORE_FOUNDING_REPLICAS="3"))
+    with pytest.raises(ConfigError, match=r"founded by 3 pods but RAFTSTORE_FOUNDING_REPLICAS"):
+        load_from_env(pod_env(tmp_path, RAFTSTORE_REPLICAS="5"))  # founding 5: refused
+    (tmp_path / "data" / "statefulset.json").write_text('{"replicas": 3}\n')  # from 0.1
+    load_from_env(pod_env(tmp_path))
 
 
 @pytest.mark.parametrize(
