@@ -4,6 +4,7 @@ Importing it needs only grpcio, protobuf and xxhash — not RocksDB or pysyncobj
 """
 
 from raftstore_client import exp, operations
+from raftstore_client._index import IndexInfo
 from raftstore_client.aio import AsyncClient
 from raftstore_client.client import Client
 from raftstore_client.tls import TLS
@@ -19,6 +20,9 @@ from raftstore.errors import (
     FilteredOut,
     Forbidden,
     GenerationError,
+    IndexFound,
+    IndexNotFound,
+    IndexNotReadable,
     KeyBusy,
     NamespaceNotFound,
     OpNotApplicable,
@@ -63,6 +67,10 @@ __all__ = [
     "Forbidden",
     "GenPolicy",
     "GenerationError",
+    "IndexFound",
+    "IndexInfo",
+    "IndexNotFound",
+    "IndexNotReadable",
     "KeyBusy",
     "Meta",
     "NamespaceNotFound",

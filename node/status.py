@@ -38,6 +38,10 @@ GRPC_STATUS: dict[ResultCode, grpc.StatusCode] = {
     ResultCode.OUT_OF_SPACE: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ResultCode.KEY_BUSY: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ResultCode.DEVICE_OVERLOAD: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ResultCode.INDEX_FOUND: grpc.StatusCode.ALREADY_EXISTS,
+    ResultCode.INDEX_NOTFOUND: grpc.StatusCode.NOT_FOUND,
+    ResultCode.INDEX_NOTREADABLE: grpc.StatusCode.FAILED_PRECONDITION,
+    ResultCode.INDEX_NAME_MAXLEN: grpc.StatusCode.INVALID_ARGUMENT,
 }
 
 

@@ -28,7 +28,12 @@ Exception tree::
     ├── UnsupportedFeature              16
     ├── DeviceOverload                  18  node or group over its in-flight bounds (retry)
     ├── NamespaceNotFound               20
-    └── Forbidden                       22
+    ├── Forbidden                       22
+    └── SecondaryIndexError                 a secondary index condition
+        ├── IndexFound                 200  an index of that name exists (other definition)
+        ├── IndexNotFound              201  no such index
+        ├── IndexNameMaxLen            205  index name too long
+        └── IndexNotReadable           203  the index is still being built
 
 ``in_doubt`` is true when a write may have been applied although no success was seen
 (for example a timeout after the command was proposed), as Aerospike's clients report
@@ -66,6 +71,10 @@ class ResultCode(IntEnum):
     ELEMENT_EXISTS = 24
     OP_NOT_APPLICABLE = 26
     FILTERED_OUT = 27
+    INDEX_FOUND = 200
+    INDEX_NOTFOUND = 201
+    INDEX_NOTREADABLE = 203
+    INDEX_NAME_MAXLEN = 205
 
 
 class RaftstoreError(Exception):
@@ -199,6 +208,32 @@ class Forbidden(RaftstoreError):
     default_code = ResultCode.FORBIDDEN
 
 
+class SecondaryIndexError(RaftstoreError):
+    """A condition of a secondary index."""
+
+    default_code = ResultCode.INDEX_NOTFOUND
+
+
+class IndexFound(SecondaryIndexError):
+    """An index of that name exists with another definition; nothing changed."""
+
+    default_code = ResultCode.INDEX_FOUND
+
+
+class IndexNotFound(SecondaryIndexError):
+    default_code = ResultCode.INDEX_NOTFOUND
+
+
+class IndexNotReadable(SecondaryIndexError):
+    """The index exists but is still being built over existing records (retryable)."""
+
+    default_code = ResultCode.INDEX_NOTREADABLE
+
+
+class IndexNameMaxLen(SecondaryIndexError):
+    default_code = ResultCode.INDEX_NAME_MAXLEN
+
+
 _BY_CODE: dict[ResultCode, type[RaftstoreError]] = {
     cls.default_code: cls
     for cls in (
@@ -224,6 +259,10 @@ _BY_CODE: dict[ResultCode, type[RaftstoreError]] = {
         OutOfSpace,
         KeyBusy,
         DeviceOverload,
+        IndexFound,
+        IndexNotFound,
+        IndexNotReadable,
+        IndexNameMaxLen,
     )
 }
 

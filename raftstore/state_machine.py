@@ -26,14 +26,30 @@ Thread: called only from the raft apply thread of the owning partition group.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from raftstore.commands import Command, Delete, Entry, Operate, Put, Read, Request, Result, Touch
+from raftstore.commands import (
+    BuildIndex,
+    Command,
+    CreateIndex,
+    Delete,
+    DropIndex,
+    Entry,
+    Operate,
+    Put,
+    Read,
+    Request,
+    Result,
+    Touch,
+)
 from raftstore.errors import (
     FilteredOut,
     GenerationError,
+    IndexFound,
+    IndexNotFound,
     NamespaceNotFound,
     ParameterError,
     RaftstoreError,
@@ -62,6 +78,17 @@ from raftstore.records import (
     is_expired,
     next_generation,
 )
+from raftstore.sindex import (
+    IndexDef,
+    IndexState,
+    advanced,
+    decode_state,
+    encode_state,
+    index_prefix,
+    index_row,
+    row_changes,
+    values_of,
+)
 from raftstore.storage.base import Changes, RecordStore
 from raftstore.values import Value, decode_value, encode_value, normalize_bins, validate_bin_name
 
@@ -84,7 +111,17 @@ class _StoreFailure(Exception):
 class _Overlay:
     """The store as one entry sees it: committed rows plus the entry's pending changes."""
 
-    __slots__ = ("_dirty_sessions", "_records", "_row_changes", "_sessions", "_store")
+    __slots__ = (
+        "_dirty_indexes",
+        "_dirty_sessions",
+        "_dropped",
+        "_index_rows",
+        "_indexes",
+        "_records",
+        "_row_changes",
+        "_sessions",
+        "_store",
+    )
 
     def __init__(self, store: RecordStore) -> None:
         self._store = store
@@ -92,10 +129,18 @@ class _Overlay:
         self._row_changes: dict[tuple[str, bytes], bytes | None] = {}
         self._sessions: dict[bytes, Session | None] = {}
         self._dirty_sessions: dict[bytes, Session] = {}
+        self._indexes: dict[str, IndexState] | None = None
+        self._dirty_indexes: dict[str, IndexState | None] = {}
+        self._dropped: list[str] = []
+        self._index_rows: dict[bytes, bytes | None] = {}
 
     def record(self, key: Key) -> Record | None:
         """The record under ``key`` (expired or not), or None."""
-        row = (key.namespace, key.digest)
+        return self.record_at(key.namespace, key.digest)
+
+    def record_at(self, namespace: str, digest: bytes) -> Record | None:
+        """The record stored under (``namespace``, ``digest``), expired or not, or None."""
+        row = (namespace, digest)
         if row not in self._records:
             self._records[row] = _guarded(lambda: _decode_optional(self._store.get(*row)))
         return self._records[row]
@@ -108,8 +153,54 @@ class _Overlay:
     def put_record(self, key: Key, record: Record | None, data: bytes | None) -> None:
         """Stage ``record`` (None deletes) whose encoding is ``data``."""
         row = (key.namespace, key.digest)
+        indexes = self.indexes_of(key.namespace)
+        if indexes:  # index rows change in the same batch as the record
+            changes = row_changes(indexes, key.digest, self.record(key), record)
+            self._index_rows.update(changes)
         self._records[row] = record
         self._row_changes[row] = data
+
+    def indexes(self) -> dict[str, IndexState]:
+        """Every secondary index of the group as the entry has left it so far."""
+        if self._indexes is None:
+            defs = _guarded(self._store.index_defs)
+            self._indexes = {name: decode_state(data) for name, data in defs.items()}
+        return self._indexes
+
+    def indexes_of(self, namespace: str) -> dict[str, IndexState]:
+        return {n: s for n, s in self.indexes().items() if s.definition.namespace == namespace}
+
+    def put_index(self, state: IndexState) -> None:
+        """Stage an index's (new) definition or build state."""
+        self.indexes()[state.definition.name] = state
+        self._dirty_indexes[state.definition.name] = state
+
+    def put_index_rows(self, rows: dict[bytes, bytes | None]) -> None:
+        self._index_rows.update(rows)
+
+    def drop_index(self, name: str) -> None:
+        """Stage the removal of an index's definition and every row of it."""
+        del self.indexes()[name]
+        self._dirty_indexes[name] = None
+        self._dropped.append(name)
+        prefix = index_prefix(name)
+        for key in [k for k in self._index_rows if k.startswith(prefix)]:
+            del self._index_rows[key]
+
+    def stored_rows(self, namespace: str, after: bytes, limit: int) -> list[bytes]:
+        """Digests of up to ``limit`` + 1 stored records of ``namespace`` after ``after``
+        (b"": from the start), in (partition, digest) order, as committed."""
+
+        def read() -> list[bytes]:
+            rows = self._store.scan(namespace, None, after or None)
+            try:
+                return [digest for digest, _ in itertools.islice(rows, limit + 1)]
+            finally:
+                close = getattr(rows, "close", None)
+                if close is not None:
+                    close()
+
+        return _guarded(read)
 
     def session(self, client_id: bytes) -> Session | None:
         """The client's session as of the requests applied so far, or None."""
@@ -129,7 +220,17 @@ class _Overlay:
         sessions: dict[bytes, bytes | None] = {
             cid: encode_session(s) for cid, s in self._dirty_sessions.items()
         }
-        return Changes(dict(self._row_changes), sessions)
+        index_defs = {
+            name: None if state is None else encode_state(state)
+            for name, state in self._dirty_indexes.items()
+        }
+        return Changes(
+            dict(self._row_changes),
+            sessions,
+            list(self._dropped),
+            index_defs,
+            dict(self._index_rows),
+        )
 
 
 def _guarded(fn: Callable[[], Any]) -> Any:
@@ -309,6 +410,56 @@ class StateMachine:
             return replace(result, bins=dict(current.bins))
         return replace(result, bins={n: current.bins[n] for n in names if n in current.bins})
 
+    # --- secondary indexes --------------------------------------------------------
+
+    def _index_namespace(self, namespace: object) -> None:
+        if not isinstance(namespace, str) or namespace not in self._namespaces:
+            raise NamespaceNotFound(f"namespace {namespace!r} is not configured")
+
+    def _create_index(self, cmd: CreateIndex, view: _Overlay, now_ms: int) -> Result:
+        if not isinstance(cmd.definition, IndexDef):
+            raise ParameterError("an index definition must be an IndexDef")
+        definition = cmd.definition.validate()
+        self._index_namespace(definition.namespace)
+        existing = view.indexes().get(definition.name)
+        if existing is not None:
+            if existing.definition != definition:
+                raise IndexFound(
+                    f"index {definition.name!r} exists with another definition "
+                    f"({existing.definition.bin!r} {existing.definition.type.name})"
+                )
+            return Result()
+        view.put_index(IndexState(definition))
+        return Result()
+
+    def _drop_index(self, cmd: DropIndex, view: _Overlay, now_ms: int) -> Result:
+        self._index_namespace(cmd.namespace)
+        state = view.indexes().get(cmd.name)
+        if state is None or state.definition.namespace != cmd.namespace:
+            raise IndexNotFound(f"index {cmd.name!r} does not exist in {cmd.namespace!r}")
+        view.drop_index(cmd.name)
+        return Result()
+
+    def _build_index(self, cmd: BuildIndex, view: _Overlay, now_ms: int) -> Result:
+        """Index the next slice of existing records (see BuildIndex)."""
+        state = view.indexes().get(cmd.name)
+        if state is None or state.ready or state.cursor != cmd.cursor:
+            return Result(message="stale build slice: nothing to do")
+        if not isinstance(cmd.limit, int) or cmd.limit < 1:
+            raise ParameterError("a build slice needs a limit of at least 1")
+        ns = state.definition.namespace
+        digests = view.stored_rows(ns, cmd.cursor, cmd.limit)
+        done = len(digests) <= cmd.limit
+        digests = digests[: cmd.limit]
+        rows: dict[bytes, bytes | None] = {}
+        for digest in digests:
+            for value in values_of(state.definition, view.record_at(ns, digest)):
+                rows[index_row(cmd.name, value, digest)] = b""
+        view.put_index_rows(rows)
+        cursor = digests[-1] if digests else cmd.cursor
+        view.put_index(advanced(state, cursor, len(digests), done))
+        return Result()
+
 
 _HANDLERS: dict[type, Callable[[StateMachine, Any, _Overlay, int], Result]] = {
     Put: StateMachine._put,
@@ -316,6 +467,9 @@ _HANDLERS: dict[type, Callable[[StateMachine, Any, _Overlay, int], Result]] = {
     Touch: StateMachine._touch,
     Operate: StateMachine._operate,
     Read: StateMachine._read,
+    CreateIndex: StateMachine._create_index,
+    DropIndex: StateMachine._drop_index,
+    BuildIndex: StateMachine._build_index,
 }
 
 

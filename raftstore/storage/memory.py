@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from raftstore.keys import partition_id
+from raftstore.sindex import index_prefix
 from raftstore.storage.base import Changes
 
 
@@ -22,11 +23,13 @@ def scan_order(digest: bytes) -> bytes:
 class MemoryStore:
     """Records, sessions and the applied index held in dicts."""
 
-    __slots__ = ("_applied", "_records", "_sessions")
+    __slots__ = ("_applied", "_index_defs", "_index_rows", "_records", "_sessions")
 
     def __init__(self) -> None:
         self._records: dict[tuple[str, bytes], bytes] = {}
         self._sessions: dict[bytes, bytes] = {}
+        self._index_defs: dict[str, bytes] = {}
+        self._index_rows: dict[bytes, bytes] = {}
         self._applied = 0
 
     def get(self, namespace: str, digest: bytes) -> bytes | None:
@@ -36,6 +39,15 @@ class MemoryStore:
     def get_session(self, client_id: bytes) -> bytes | None:
         """The encoded deduplication session of a client, or None."""
         return self._sessions.get(client_id)
+
+    def index_defs(self) -> dict[str, bytes]:
+        """Encoded state of every secondary index, by name."""
+        return dict(self._index_defs)
+
+    def index_keys(self, prefix: bytes, start: bytes) -> Iterator[bytes]:
+        """Index row keys under ``prefix`` from ``start`` on, in byte order (collected now)."""
+        keys = sorted(k for k in self._index_rows if k.startswith(prefix) and k >= start)
+        return iter(keys)
 
     def applied_index(self) -> int:
         """Index of the last committed log entry (0 if none)."""
@@ -51,6 +63,12 @@ class MemoryStore:
             raise ValueError(f"applied index {applied_index} is below {self._applied}")
         _apply_rows(self._records, changes.records)
         _apply_rows(self._sessions, changes.sessions)
+        for name in changes.dropped_indexes:
+            prefix = index_prefix(name)
+            for key in [k for k in self._index_rows if k.startswith(prefix)]:
+                del self._index_rows[key]
+        _apply_rows(self._index_defs, changes.index_defs)
+        _apply_rows(self._index_rows, changes.index_rows)
         self._applied = applied_index
 
     def scan(
@@ -77,6 +95,8 @@ class MemoryStore:
         return {
             "records": dict(self._records),
             "sessions": dict(self._sessions),
+            "index_defs": dict(self._index_defs),
+            "index_rows": dict(self._index_rows),
             "applied_index": self._applied,
         }
 

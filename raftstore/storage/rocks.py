@@ -6,6 +6,8 @@ scans by partition are prefix scans)::
 
     b"r" + len(ns) (1 byte) + ns + partition (2 bytes big-endian) + digest  -> record
     b"s" + client_id                                                     -> session
+    b"x" + index name                                     -> secondary index state
+    b"i" + len(name) + name + value + partition + digest  -> b"" (an index row)
     b"m:applied"                                                         -> u64 applied index
 
 ``commit`` writes one log entry's changes and its index in one WriteBatch bound to the
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING
 import rocksdict
 
 from raftstore.keys import partition_id
+from raftstore.sindex import def_key, index_prefix, prefix_end
 from raftstore.storage.base import Changes
 
 if TYPE_CHECKING:
@@ -73,12 +76,14 @@ class GroupStore:
         self._cf: rocksdict.Rdict | None = None
         self._handle: rocksdict.ColumnFamily | None = None
         self._applied = 0
+        self._defs: dict[str, bytes] | None = None  # cache of index_defs()
         self._bind()
 
     def _bind(self) -> None:
         """(Re)attach to the group's live CF, as the engine's catalog names it."""
         self._cf, self._handle = self._engine.live_cf(self.group_id)
         self._applied = decode_applied(self._cf.get(APPLIED_KEY))
+        self._defs = None
 
     @property
     def db(self) -> rocksdict.Rdict:
@@ -95,6 +100,25 @@ class GroupStore:
     def get_session(self, client_id: bytes) -> bytes | None:
         return self.db.get(b"s" + client_id)
 
+    def index_defs(self) -> dict[str, bytes]:
+        if self._defs is None:
+            self._defs = {k[1:].decode("utf-8"): v for k, v in self._prefixed(b"x")}
+        return dict(self._defs)
+
+    def index_keys(self, prefix: bytes, start: bytes) -> Iterator[bytes]:
+        for key, _ in self._prefixed(prefix, start):
+            yield key
+
+    def _prefixed(self, prefix: bytes, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
+        it = self.db.iter()
+        it.seek(max(prefix, start))
+        while it.valid():
+            key = it.key()
+            if not key.startswith(prefix):
+                break
+            yield key, it.value()
+            it.next()
+
     def applied_index(self) -> int:
         return self._applied
 
@@ -106,6 +130,15 @@ class GroupStore:
             _put_or_delete(batch, record_key(ns, digest), value)
         for client_id, value in changes.sessions.items():
             _put_or_delete(batch, b"s" + client_id, value)
+        for name in changes.dropped_indexes:
+            prefix = index_prefix(name)
+            batch.delete_range(prefix, prefix_end(prefix))
+        for name, value in changes.index_defs.items():
+            _put_or_delete(batch, def_key(name), value)
+        for key, value in changes.index_rows.items():
+            _put_or_delete(batch, key, value)
+        if changes.index_defs or changes.dropped_indexes:
+            self._defs = None
         batch.put(APPLIED_KEY, _U64.pack(applied_index))
         self._engine.write(batch)
         self._applied = applied_index
