@@ -26,7 +26,7 @@ from raftstore_client.tls import TLS
 from raftstore_client.types import Meta, Record
 
 from raftstore.commands import Op
-from raftstore.errors import PartitionUnavailable, ServerNotAvailable, Timeout
+from raftstore.errors import DeviceOverload, PartitionUnavailable, ServerNotAvailable, Timeout
 from raftstore.keys import N_PARTITIONS
 from raftstore.policy import ReadMode, WritePolicy
 from raftstore.v1 import cluster_pb2, cluster_pb2_grpc, index_pb2, index_pb2_grpc, kv_pb2_grpc
@@ -360,6 +360,7 @@ class AsyncClient:
         filter: Expression | None = None,
         bins: Sequence[str] | None = None,
         page_size: int = 0,
+        records_per_second: int = 0,
         read_mode: ReadMode | None = None,
         stream_timeout: float = _index.STREAM_TIMEOUT,
     ) -> AsyncIterator[Record]:
@@ -367,8 +368,8 @@ class AsyncClient:
         plans = _index.plan(
             self._table, namespace, set, bin_name=bin, equals=equals, between=between,
             index=index, collection=collection, filter=filter, bins=bins,
-            page_size=page_size, mode=read_mode or self.read_mode, timeout=self.timeout,
-            max_retries=self.max_retries,
+            page_size=page_size, records_per_second=records_per_second,
+            mode=read_mode or self.read_mode, timeout=self.timeout, max_retries=self.max_retries,
         )  # fmt: skip
 
         def open_stream(address: str, scan: Any, timeout: float) -> Any:
@@ -390,7 +391,7 @@ class AsyncClient:
                 return await getattr(stub, method)(request, timeout=timeout)
             except grpc.RpcError as e:
                 error = translate(e, write=False, address=address).error
-            if not isinstance(error, (PartitionUnavailable, Timeout, ServerNotAvailable)):
+            if not isinstance(error, _INDEX_RETRIED):
                 raise error
             if time.monotonic() + 0.25 >= deadline:
                 raise error
@@ -422,6 +423,8 @@ class AsyncClient:
 
 
 _DONE = object()
+# transient answers an index definition call is retried on (it is idempotent)
+_INDEX_RETRIED = (PartitionUnavailable, Timeout, ServerNotAvailable, DeviceOverload)
 
 
 async def _merged(streams: list[AsyncIterator[Record]]) -> AsyncIterator[Record]:

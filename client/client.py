@@ -41,7 +41,7 @@ from raftstore_client.tls import TLS
 from raftstore_client.types import Meta, Record
 
 from raftstore.commands import Op
-from raftstore.errors import PartitionUnavailable, ServerNotAvailable, Timeout
+from raftstore.errors import DeviceOverload, PartitionUnavailable, ServerNotAvailable, Timeout
 from raftstore.keys import N_PARTITIONS
 from raftstore.policy import ReadMode, WritePolicy
 from raftstore.v1 import cluster_pb2, cluster_pb2_grpc, index_pb2, index_pb2_grpc, kv_pb2_grpc
@@ -55,6 +55,8 @@ _CHANNEL_OPTIONS = [
 
 
 _DONE = object()
+# transient answers an index definition call is retried on (it is idempotent)
+_INDEX_RETRIED = (PartitionUnavailable, Timeout, ServerNotAvailable, DeviceOverload)
 
 
 def _merged(streams: list[Iterator[Record]], workers: int = 16) -> Iterator[Record]:
@@ -508,6 +510,7 @@ class Client:
         filter: Expression | None = None,
         bins: Sequence[str] | None = None,
         page_size: int = 0,
+        records_per_second: int = 0,
         read_mode: ReadMode | None = None,
         stream_timeout: float = _index.STREAM_TIMEOUT,
     ) -> Iterator[Record]:
@@ -516,14 +519,15 @@ class Client:
 
         The index is ``index`` or the one on (set, bin, collection) whose type fits the
         values. One stream per partition group runs in parallel, each resumed from its
-        own cursor after any failure: every record once. Raises IndexNotFound (201),
-        IndexNotReadable (203, still building) or ParameterError (4, values of another
-        type than the index)."""
+        own cursor after any failure: every record once. ``records_per_second`` throttles
+        each group's stream (0: no limit); ``page_size`` as for ``scan``. Raises
+        IndexNotFound (201), IndexNotReadable (203, still building) or ParameterError (4,
+        values of another type than the index)."""
         plans = _index.plan(
             self._table, namespace, set, bin_name=bin, equals=equals, between=between,
             index=index, collection=collection, filter=filter, bins=bins,
-            page_size=page_size, mode=read_mode or self.read_mode, timeout=self.timeout,
-            max_retries=self.max_retries,
+            page_size=page_size, records_per_second=records_per_second,
+            mode=read_mode or self.read_mode, timeout=self.timeout, max_retries=self.max_retries,
         )  # fmt: skip
 
         def open_stream(address: str, scan: Any, timeout: float) -> Any:
@@ -546,7 +550,7 @@ class Client:
                 return getattr(stub, method)(request, timeout=max(0.1, deadline - time.monotonic()))
             except grpc.RpcError as e:
                 error = translate(e, write=False, address=address).error
-            if not isinstance(error, (PartitionUnavailable, Timeout, ServerNotAvailable)):
+            if not isinstance(error, _INDEX_RETRIED):
                 raise error
             if time.monotonic() + 0.25 >= deadline:
                 raise error

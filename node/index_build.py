@@ -6,7 +6,10 @@ each, from the index's build cursor) one after another until the group's index i
 every replica applies the same slices in log order, so the index rows are identical on
 all replicas and in the group's snapshots. A slice proposed by a leader that lost
 leadership, or twice, finds another cursor and changes nothing; the next leader goes on
-from the cursor the log holds. Groups build in parallel, one slice in flight per group.
+from the cursor the log holds. A node has one slice in flight at a time (its groups take
+turns) and pauses a few milliseconds between slices: applying a slice (every replica
+applies every group's slices on its event loop) must not make the loop late, which would
+delay heartbeats and make admission refuse clients with DEVICE_OVERLOAD.
 
 Thread: the node's event loop thread.
 """
@@ -27,6 +30,7 @@ from raftstore.sindex import BUILD_SLICE, decode_state
 
 log = logging.getLogger("raftstore.index")
 IDLE_POLL = 0.25  # seconds between looks for indexes to build when none is building
+SLICE_PAUSE = 0.005  # seconds the loop gets for other work between two slices
 SLICE_TIMEOUT = 10.0
 
 
@@ -59,17 +63,19 @@ class IndexBuilder:
             await asyncio.sleep(0 if busy else IDLE_POLL)
 
     async def step(self) -> bool:
-        """One slice for every building index of every led group; True if any ran."""
+        """One slice for every building index of every led group, one after another;
+        True if any was applied."""
         work = [
             (replica, ns, name, cursor)
             for replica in list(self._groups.values())
             if replica.is_leader
             for ns, name, cursor in building(replica)
         ]
-        if not work:
-            return False
-        applied = await asyncio.gather(*(self._slice_of(*item) for item in work))
-        return any(applied)
+        applied = False
+        for item in work:
+            applied = await self._slice_of(*item) or applied
+            await asyncio.sleep(SLICE_PAUSE)
+        return applied
 
     async def _slice_of(self, replica: Replica, ns: str, name: str, cursor: bytes) -> bool:
         request = Request(BuildIndex(ns, name, cursor, self._slice))

@@ -189,18 +189,23 @@ class _Overlay:
 
     def stored_rows(self, namespace: str, after: bytes, limit: int) -> list[bytes]:
         """Digests of up to ``limit`` + 1 stored records of ``namespace`` after ``after``
-        (b"": from the start), in (partition, digest) order, as committed."""
+        (b"": from the start), in (partition, digest) order, as committed. Their records
+        are kept (decoded on demand by ``record_at``), so they are read only once."""
 
-        def read() -> list[bytes]:
+        def read() -> list[tuple[bytes, bytes]]:
             rows = self._store.scan(namespace, None, after or None)
             try:
-                return [digest for digest, _ in itertools.islice(rows, limit + 1)]
+                return list(itertools.islice(rows, limit + 1))
             finally:
                 close = getattr(rows, "close", None)
                 if close is not None:
                     close()
 
-        return _guarded(read)
+        rows = _guarded(read)
+        for digest, data in rows[:limit]:
+            if (namespace, digest) not in self._records:
+                self._records[(namespace, digest)] = _guarded(lambda d=data: decode_record(d))
+        return [digest for digest, _ in rows]
 
     def session(self, client_id: bytes) -> Session | None:
         """The client's session as of the requests applied so far, or None."""
@@ -225,11 +230,11 @@ class _Overlay:
             for name, state in self._dirty_indexes.items()
         }
         return Changes(
-            dict(self._row_changes),
-            sessions,
-            list(self._dropped),
-            index_defs,
-            dict(self._index_rows),
+            records=dict(self._row_changes),
+            sessions=sessions,
+            dropped_indexes=list(self._dropped),
+            index_defs=index_defs,
+            index_rows=dict(self._index_rows),
         )
 
 

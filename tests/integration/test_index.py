@@ -13,6 +13,7 @@ import pytest
 from raftstore_client import AsyncClient, Client, WritePolicy, exp
 
 from raftstore.errors import BinNameTooLong, IndexFound, IndexNotFound, ParameterError, ResultCode
+from raftstore.keys import partition_id
 from raftstore.v1 import index_pb2, index_pb2_grpc, values_pb2
 from tests.integration.helpers import load_records, result_code
 from tests.jepsen.cluster import Cluster
@@ -195,6 +196,30 @@ def test_the_cli_creates_lists_queries_and_drops(
     assert main(["index", "drop", "test", "cli_s", *hosts]) == 0
     assert main(["index", "drop", "test", "cli_s", *hosts]) == 1
     assert "INDEX_NOTFOUND (201)" in capsys.readouterr().err
+
+
+def test_a_query_across_a_leader_kill_returns_every_record_exactly_once(
+    loaded: tuple[Cluster, dict],
+) -> None:
+    cluster, _ = loaded
+    with Client(cluster.hosts, timeout=30) as client:
+        client.wait_for_index("test", "a_i", timeout=60)
+        want = digests(list(client.scan("test", "a")))
+        records = []
+        killed = None
+        # throttled so that the kill lands in the middle of every group's stream
+        for record in client.query(
+            "test", "a", bin="i", between=(0, 10**6), records_per_second=100, page_size=10
+        ):
+            records.append(record)
+            if len(records) == 200:
+                gid = f"test/{partition_id(record.key[3]) * 8 // 4096}"
+                killed = cluster.leaders()[gid]
+                cluster.kill(killed)
+        assert killed is not None and client.retries > 0
+    cluster.restart(killed)
+    cluster.wait_ready()
+    assert digests(records) == want
 
 
 def test_the_index_survives_a_whole_cluster_sigkill_and_restart(
