@@ -18,7 +18,6 @@ from raftstore_client import _scan
 from raftstore_client._routing import PartitionTable
 
 from raftstore.errors import ParameterError
-from raftstore.keys import N_PARTITIONS
 from raftstore.policy import ReadMode
 from raftstore.v1 import index_pb2, kv_pb2
 from raftstore.v1.exp_pb2 import Expression
@@ -143,7 +142,7 @@ def plan(
     if filter is not None:
         template.filter.CopyFrom(filter)
     plans = []
-    for first, last in group_runs(table, namespace):
+    for first, last in table.group_runs(namespace):
         plans.append(
             _scan.plan(
                 table,
@@ -162,16 +161,3 @@ def plan(
             )
         )
     return QueryPlans(plans, template)
-
-
-def group_runs(table: PartitionTable, namespace: str) -> list[tuple[int, int]]:
-    """[first, last) partitions of each group of ``namespace`` (groups are contiguous)."""
-    runs: list[tuple[int, int]] = []
-    start, group = 0, table.group_of_partition(namespace, 0)
-    for p in range(1, N_PARTITIONS):
-        g = table.group_of_partition(namespace, p)
-        if g != group:
-            runs.append((start, p))
-            start, group = p, g
-    runs.append((start, N_PARTITIONS))
-    return runs

@@ -55,13 +55,15 @@ _CHANNEL_OPTIONS = [
 
 
 _DONE = object()
+QUERY_THREADS = 32  # threads draining query streams, shared by a client's queries
 # transient answers an index definition call is retried on (it is idempotent)
 _INDEX_RETRIED = (PartitionUnavailable, Timeout, ServerNotAvailable, DeviceOverload)
 
 
-def _merged(streams: list[Iterator[Record]], workers: int = 16) -> Iterator[Record]:
-    """Records of every stream as they come, each stream drained on its own thread;
-    the first error of any stream is raised here. Closing the iterator stops them."""
+def _merged(streams: list[Iterator[Record]], pool: ThreadPoolExecutor) -> Iterator[Record]:
+    """Records of every stream as they come, each stream drained by a thread of ``pool``;
+    the first error of any stream is raised here. Closing the iterator (or dropping it)
+    stops them."""
     if len(streams) == 1:
         yield from streams[0]
         return
@@ -87,7 +89,6 @@ def _merged(streams: list[Iterator[Record]], workers: int = 16) -> Iterator[Reco
             if close is not None:
                 close()
 
-    pool = ThreadPoolExecutor(max_workers=min(workers, len(streams)), thread_name_prefix="query")
     try:
         for stream in streams:
             pool.submit(drain, stream)
@@ -107,7 +108,6 @@ def _merged(streams: list[Iterator[Record]], workers: int = 16) -> Iterator[Reco
                 out.get_nowait()
             except queue.Empty:
                 break
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def parse_hosts(hosts: str | Sequence[str]) -> list[str]:
@@ -162,6 +162,7 @@ class Client:
         self._table = PartitionTable(parse_hosts(hosts), pinned)
         self._channels: dict[str, grpc.Channel] = {}
         self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
         self.refresh()
 
     # --- connection management --------------------------------------------------------
@@ -199,6 +200,9 @@ class Client:
             for ch in self._channels.values():
                 ch.close()
             self._channels.clear()
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
 
     def __enter__(self) -> Client:
         return self
@@ -535,7 +539,15 @@ class Client:
             return stub.Query(plans.request(scan), timeout=timeout)
 
         streams = [self._scan(p, stream_timeout, open_stream) for p in plans.plans]
-        return _merged(streams)
+        return _merged(streams, self._query_pool())
+
+    def _query_pool(self) -> ThreadPoolExecutor:
+        """The threads that drain query streams (started once: a thread start costs
+        milliseconds on a busy machine, more than a small query)."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="query")
+            return self._pool
 
     def _index_call(self, method: str, request: Any) -> Any:
         """An index definition call at any node (it reaches every group's leader),

@@ -14,6 +14,13 @@ evaluated after the record-exists and generation checks (a read, delete or touch
 absent record answers KEY_NOT_FOUND first), against the live record or its absence, at
 ``entry.now_ms``; unless it is true the command answers FILTERED_OUT and changes nothing.
 
+Secondary indexes (``raftstore.sindex``): whenever the overlay stages a record, it also
+stages the index rows that change with it (the stored record's values, expired or not,
+against the new one's, for every index of the namespace, building or ready), so they are
+committed in the same batch. ``CreateIndex`` and ``DropIndex`` define and remove an index
+(with all its rows); ``BuildIndex`` indexes the next slice of stored records after the
+index's build cursor and marks it ready at the end.
+
 Exactly-once: a write request with a ``client_id`` is deduplicated through that
 client's ``Session``, kept in the record store (so it is replicated, snapshotted and
 survives restarts like a record): a retry of a seq whose Result is cached gets that
