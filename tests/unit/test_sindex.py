@@ -234,3 +234,25 @@ def test_rocksdb_and_memory_stores_hold_the_same_index_rows(
     assert rocks.index_defs() == memory.store.index_defs()
     assert index_rows(rocks) == index_rows(memory.store) == recomputed(rocks)
     rocks.destroy()
+
+
+def test_the_index_reader_reads_again_from_the_start_when_the_state_moves() -> None:
+    driver = Driver(MemoryStore())
+    driver.run(("create", 0))
+    for i in range(5):
+        driver.run(("put", i, {"v": i, "l": None, "m": None}, -1))
+    driver.finish_builds()
+    store = driver.store
+    spec = QuerySpec(ScanSpec(NS, "a"), "v", 0, 10)
+    _, bounds = resolve({n: decode_state(d) for n, d in store.index_defs().items()}, spec)
+    reader = IndexReader(store, "num", bounds, 0, 4096, Cursor(0), step_rows=2)
+    assert reader.step() is None
+    driver.run(("delete", 0))  # the applied index moves between two steps
+    driver.run(("put", 5, {"v": 9, "l": None, "m": None}, -1))
+    hits = None
+    while hits is None:
+        hits = reader.step()
+    assert reader.restarts == 1
+    wanted = {KEYS[i].digest for i in (1, 2, 3, 4, 5)}
+    assert {d for _, d in hits} == wanted
+    assert hits == sorted(hits)
