@@ -4,6 +4,7 @@ Importing it needs only grpcio, protobuf and xxhash — not RocksDB or pysyncobj
 """
 
 from raftstore_client import batch, exp, operations
+from raftstore_client._index import IndexInfo
 from raftstore_client.aio import AsyncClient
 from raftstore_client.batch import BatchDelete, BatchRead, BatchRecord, BatchWrite
 from raftstore_client.client import Client
@@ -20,6 +21,9 @@ from raftstore.errors import (
     FilteredOut,
     Forbidden,
     GenerationError,
+    IndexFound,
+    IndexNotFound,
+    IndexNotReadable,
     InvalidPassword,
     InvalidPrivilege,
     InvalidUser,
@@ -87,6 +91,10 @@ __all__ = [
     "Forbidden",
     "GenPolicy",
     "GenerationError",
+    "IndexFound",
+    "IndexInfo",
+    "IndexNotFound",
+    "IndexNotReadable",
     "KeyBusy",
     "Meta",
     "NamespaceNotFound",

@@ -69,6 +69,18 @@ class PartitionTable:
             )
         return f"{namespace}/{groups[partition]}"
 
+    def group_runs(self, namespace: str) -> list[tuple[int, int]]:
+        """[first, last) partitions of each group of ``namespace``, in partition order
+        (a group's partitions are contiguous); NamespaceNotFound if unknown."""
+        self.group_of_partition(namespace, 0)  # NamespaceNotFound
+        runs: list[tuple[int, int]] = []
+        start = 0
+        for _, members in itertools.groupby(self._partition_group[namespace]):
+            count = sum(1 for _ in members)
+            runs.append((start, start + count))
+            start += count
+        return runs
+
     def leader_address(self, group: str) -> str | None:
         """The address of ``group``'s leader, None when unknown. Pinned clients get it too:
         a scan stream is served by the leader itself, never forwarded."""

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import grpc
-from raftstore_client import _calls, _scan, batch
+from raftstore_client import _calls, _index, _scan, batch
 from raftstore_client import _convert as cv
 from raftstore_client._auth import AsyncAuthInterceptor, Credentials
 from raftstore_client._errors import translate
@@ -33,10 +33,24 @@ from raftstore_client.tls import TLS
 from raftstore_client.types import Meta, Record
 
 from raftstore.commands import Op
-from raftstore.errors import RaftstoreError, SecurityError, ServerNotAvailable
+from raftstore.errors import (
+    DeviceOverload,
+    PartitionUnavailable,
+    RaftstoreError,
+    SecurityError,
+    ServerNotAvailable,
+    Timeout,
+)
 from raftstore.keys import N_PARTITIONS
 from raftstore.policy import ReadMode, WritePolicy
-from raftstore.v1 import cluster_pb2, cluster_pb2_grpc, kv_pb2_grpc, security_pb2_grpc
+from raftstore.v1 import (
+    cluster_pb2,
+    cluster_pb2_grpc,
+    index_pb2,
+    index_pb2_grpc,
+    kv_pb2_grpc,
+    security_pb2_grpc,
+)
 from raftstore.v1.exp_pb2 import Expression
 
 
@@ -340,11 +354,19 @@ class AsyncClient:
         )
         return self._scan(plan, stream_timeout)
 
-    async def _scan(self, plan: _scan.ScanPlan, stream_timeout: float) -> AsyncIterator[Record]:
+    async def _scan(
+        self,
+        plan: _scan.ScanPlan,
+        stream_timeout: float,
+        open_stream: Callable[[str, Any, float], Any] | None = None,
+    ) -> AsyncIterator[Record]:
         while not plan.done:
             address, request = plan.next_stream(self._table)
             self._channel(address)
-            call = self._stubs[address].Scan(request, timeout=stream_timeout)
+            if open_stream is None:
+                call = self._stubs[address].Scan(request, timeout=stream_timeout)
+            else:
+                call = open_stream(address, request, stream_timeout)
             try:
                 async for response in call:
                     for record in plan.observe(response):
@@ -400,6 +422,96 @@ class AsyncClient:
         """See ``Client.truncate``."""
         return await self._execute(batch.truncate_call(self.session, namespace, set, before_ms))  # type: ignore[no-any-return]
 
+    # --- secondary indexes ------------------------------------------------------------
+
+    async def create_index(
+        self,
+        namespace: str,
+        set: str | None,
+        bin: str,
+        index_type: str,
+        collection: str = "DEFAULT",
+        name: str | None = None,
+    ) -> str:
+        """See ``Client.create_index``."""
+        name = name or f"{set or 'all'}_{bin}_{str(index_type).lower()}"
+        request = _index.create_request(namespace, set, bin, index_type, collection, name)
+        await self._index_call("CreateIndex", request)
+        return name
+
+    async def drop_index(self, namespace: str, name: str) -> None:
+        """See ``Client.drop_index``."""
+        request = index_pb2.DropIndexRequest(namespace=namespace, name=name)
+        await self._index_call("DropIndex", request)
+
+    async def list_indexes(self, namespace: str) -> list[_index.IndexInfo]:
+        """See ``Client.list_indexes``."""
+        request = index_pb2.ListIndexesRequest(namespace=namespace)
+        response = await self._index_call("ListIndexes", request)
+        return [_index.info(s) for s in response.indexes]
+
+    async def wait_for_index(self, namespace: str, name: str, timeout: float = 60.0) -> None:
+        """See ``Client.wait_for_index``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [i for i in await self.list_indexes(namespace) if i.name == name]
+            if found and found[0].ready:
+                return
+            if time.monotonic() >= deadline:
+                raise Timeout(f"index {name!r} is not ready after {timeout} s: {found}")
+            await asyncio.sleep(0.1)
+
+    def query(
+        self,
+        namespace: str,
+        set: str | None = None,
+        *,
+        bin: str = "",
+        equals: Any = None,
+        between: tuple[Any, Any] | None = None,
+        index: str = "",
+        collection: str = "DEFAULT",
+        filter: Expression | None = None,
+        bins: Sequence[str] | None = None,
+        page_size: int = 0,
+        records_per_second: int = 0,
+        read_mode: ReadMode | None = None,
+        stream_timeout: float = _index.STREAM_TIMEOUT,
+    ) -> AsyncIterator[Record]:
+        """An async iterator of records; see ``Client.query`` (one task per group)."""
+        plans = _index.plan(
+            self._table, namespace, set, bin_name=bin, equals=equals, between=between,
+            index=index, collection=collection, filter=filter, bins=bins,
+            page_size=page_size, records_per_second=records_per_second,
+            mode=read_mode or self.read_mode, timeout=self.timeout, max_retries=self.max_retries,
+        )  # fmt: skip
+
+        def open_stream(address: str, scan: Any, timeout: float) -> Any:
+            stub = index_pb2_grpc.IndexStub(self._channel(address))
+            return stub.Query(plans.request(scan), timeout=timeout)
+
+        return _merged([self._scan(p, stream_timeout, open_stream) for p in plans.plans])
+
+    async def _index_call(self, method: str, request: Any) -> Any:
+        """See ``Client._index_call``."""
+        deadline = time.monotonic() + self.timeout
+        attempt = 0
+        while True:
+            addresses = self._table.addresses()
+            address = addresses[attempt % len(addresses)]
+            stub = index_pb2_grpc.IndexStub(self._channel(address))
+            try:
+                timeout = max(0.1, deadline - time.monotonic())
+                return await getattr(stub, method)(request, timeout=timeout)
+            except grpc.RpcError as e:
+                error = translate(e, write=False, address=address).error
+            if not isinstance(error, _INDEX_RETRIED):
+                raise error
+            if time.monotonic() + 0.25 >= deadline:
+                raise error
+            attempt += 1
+            await asyncio.sleep(0.25)
+
     async def get_many(
         self,
         keys: Sequence[Any],
@@ -422,3 +534,40 @@ class AsyncClient:
             for i, rec in zip(positions, part, strict=True):
                 out[i] = rec
         return out
+
+
+_DONE = object()
+# transient answers an index definition call is retried on (it is idempotent)
+_INDEX_RETRIED = (PartitionUnavailable, Timeout, ServerNotAvailable, DeviceOverload)
+
+
+async def _merged(streams: list[AsyncIterator[Record]]) -> AsyncIterator[Record]:
+    """Records of every stream as they come, each stream drained by its own task; the
+    first error of any stream is raised here. Closing the iterator cancels the tasks."""
+    out: asyncio.Queue[Any] = asyncio.Queue(maxsize=4096)
+
+    async def drain(stream: AsyncIterator[Record]) -> None:
+        try:
+            async for record in stream:
+                await out.put(record)
+            await out.put(_DONE)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:  # handed to the consumer
+            await out.put(e)
+
+    tasks = [asyncio.ensure_future(drain(s)) for s in streams]
+    try:
+        running = len(tasks)
+        while running:
+            item = await out.get()
+            if item is _DONE:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -6,6 +6,9 @@
     raftstore get NS SET KEY [--bins a,b]        read a record
     raftstore delete NS SET KEY                  delete a record
     raftstore scan NS [--set S] [--bins a,b]    records of a namespace or set, by partition
+    raftstore index create NS NAME --bin B --type numeric|string [--set S] [--collection C]
+    raftstore index drop NS NAME | index list NS [--json]   secondary indexes and build state
+    raftstore query NS [--set S] --bin B (--equals V | --between LO HI) [--filter-json F]
     raftstore info [--json]                      nodes, group leaders, terms, applied indexes
     raftstore stats [--metrics-port P] [--json]  each host's figures, key=value, like asinfo
     raftstore bench --workload RU,50 ...         asbench-style load with a latency summary
@@ -238,6 +241,67 @@ def cmd_truncate(args: argparse.Namespace) -> int:
     with _client(args) as client:
         groups = client.truncate(args.namespace, args.set, before)
     print(json.dumps({"truncated": what, "groups": groups}))
+
+
+def _query_value(text: str) -> Any:
+    """A query bound: JSON (``42``, ``"42"``), anything else a plain string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """create / drop / list secondary indexes."""
+    import dataclasses
+
+    with _client(args) as client:
+        if args.index_command == "create":
+            client.create_index(
+                args.namespace, args.set, args.bin, args.type, args.collection, args.name
+            )
+            if args.wait:
+                client.wait_for_index(args.namespace, args.name, timeout=args.wait)
+            print(f"created {args.name}" + (" (ready)" if args.wait else " (building)"))
+        elif args.index_command == "drop":
+            client.drop_index(args.namespace, args.name)
+            print(f"dropped {args.name}")
+        else:
+            for info in client.list_indexes(args.namespace):
+                if args.json:
+                    print(json.dumps(dataclasses.asdict(info)))
+                    continue
+                state = "ready" if info.ready else f"building {info.progress:.0%}"
+                print(
+                    f"{info.name}  {info.namespace}.{info.set or '*'}.{info.bin}  "
+                    f"{info.type} {info.collection}  {state}  groups {info.groups_ready}/"
+                    f"{info.groups_total}  examined {info.records_examined}"
+                )
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    """One line per record (JSON Lines with --json); the count on stderr."""
+    from raftstore.v1.exp_pb2 import Expression
+
+    flt = None
+    if args.filter_json:
+        from google.protobuf import json_format
+
+        flt = json_format.Parse(args.filter_json, Expression())
+    equals = None if args.equals is None else _query_value(args.equals)
+    between = None if args.between is None else tuple(_query_value(v) for v in args.between)
+    count = 0
+    with _client(args) as client:
+        records = client.query(
+            args.namespace, args.set, bin=args.bin, equals=equals, between=between,
+            index=args.index or "", collection=args.collection, filter=flt,
+            bins=args.bins.split(",") if args.bins else None,
+        )  # fmt: skip
+        for record in records:
+            print(json.dumps(_record_json(record)) if args.json else _record_line(record))
+            count += 1
+    print(f"{count} records", file=sys.stderr)
     return 0
 
 
@@ -405,6 +469,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="confirm: the records cannot come back")
     _hosts(p)
     p.set_defaults(func=cmd_truncate)
+    index = sub.add_parser("index", help="secondary indexes").add_subparsers(
+        dest="index_command", required=True
+    )
+    p = index.add_parser("create", help="define an index; existing records build in background")
+    p.add_argument("namespace")
+    p.add_argument("name")
+    p.add_argument("--set", help="only records of this set (default: every set)")
+    p.add_argument("--bin", required=True)
+    p.add_argument("--type", required=True, choices=["numeric", "string"])
+    p.add_argument(
+        "--collection", default="default", choices=["default", "list", "mapkeys", "mapvalues"]
+    )
+    p.add_argument("--wait", type=float, default=0, metavar="S", help="wait until ready")
+    _hosts(p)
+    p.set_defaults(func=cmd_index)
+    p = index.add_parser("drop", help="remove an index and its entries")
+    p.add_argument("namespace")
+    p.add_argument("name")
+    _hosts(p)
+    p.set_defaults(func=cmd_index)
+    p = index.add_parser("list", help="indexes of a namespace and their build state")
+    p.add_argument("namespace")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    _hosts(p)
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("query", help="records by a secondary index: equality or range")
+    p.add_argument("namespace")
+    p.add_argument("--set", help="the set the index covers (default: an index on every set)")
+    p.add_argument("--bin", default="", help="the indexed bin")
+    p.add_argument("--index", help="the index name (default: the one on --set/--bin)")
+    p.add_argument("--collection", default="default")
+    value = p.add_mutually_exclusive_group(required=True)
+    value.add_argument("--equals", metavar="V", help="JSON value, else a string")
+    value.add_argument("--between", nargs=2, metavar=("LO", "HI"), help="inclusive bounds")
+    p.add_argument("--filter-json", metavar="EXP", help="filter expression as proto JSON")
+    p.add_argument("--bins", help="comma-separated bins to return (default: all)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    _hosts(p)
+    p.set_defaults(func=cmd_query)
 
     p = sub.add_parser("info", help="nodes, partition groups, leaders, terms, applied indexes")
     p.add_argument("--json", action="store_true")

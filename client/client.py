@@ -24,14 +24,15 @@ Thread-safe: share one Client between threads.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
-from raftstore_client import _calls, _scan, batch
+from raftstore_client import _calls, _index, _scan, batch
 from raftstore_client import _convert as cv
 from raftstore_client._auth import AuthInterceptor, Credentials
 from raftstore_client._errors import translate
@@ -48,6 +49,7 @@ from raftstore_client.types import Meta, Record
 
 from raftstore.commands import Op
 from raftstore.errors import (
+    DeviceOverload,
     PartitionUnavailable,
     RaftstoreError,
     SecurityError,
@@ -57,7 +59,15 @@ from raftstore.errors import (
 from raftstore.keys import N_PARTITIONS
 from raftstore.policy import ReadMode, WritePolicy
 from raftstore.security import Privilege, Role, parse_privileges
-from raftstore.v1 import cluster_pb2, cluster_pb2_grpc, kv_pb2_grpc, security_pb2, security_pb2_grpc
+from raftstore.v1 import (
+    cluster_pb2,
+    cluster_pb2_grpc,
+    index_pb2,
+    index_pb2_grpc,
+    kv_pb2_grpc,
+    security_pb2,
+    security_pb2_grpc,
+)
 from raftstore.v1.exp_pb2 import Expression
 
 MAX_MESSAGE = 64 * 1024 * 1024
@@ -65,6 +75,62 @@ _CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE),
     ("grpc.max_send_message_length", MAX_MESSAGE),
 ]
+
+
+_DONE = object()
+QUERY_THREADS = 32  # threads draining query streams, shared by a client's queries
+# transient answers an index definition call is retried on (it is idempotent)
+_INDEX_RETRIED = (PartitionUnavailable, Timeout, ServerNotAvailable, DeviceOverload)
+
+
+def _merged(streams: list[Iterator[Record]], pool: ThreadPoolExecutor) -> Iterator[Record]:
+    """Records of every stream as they come, each stream drained by a thread of ``pool``;
+    the first error of any stream is raised here. Closing the iterator (or dropping it)
+    stops them."""
+    if len(streams) == 1:
+        yield from streams[0]
+        return
+    out: queue.Queue[Any] = queue.Queue(maxsize=4096)
+    stop = threading.Event()
+
+    def drain(stream: Iterator[Record]) -> None:
+        try:
+            for record in stream:
+                while not stop.is_set():
+                    try:
+                        out.put(record, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            out.put(_DONE)
+        except BaseException as e:  # handed to the consumer
+            out.put(e)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+
+    try:
+        for stream in streams:
+            pool.submit(drain, stream)
+        running = len(streams)
+        while running:
+            item = out.get()
+            if item is _DONE:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        stop.set()
+        while True:  # unblock producers waiting on a full queue
+            try:
+                out.get_nowait()
+            except queue.Empty:
+                break
 
 
 def parse_hosts(hosts: str | Sequence[str]) -> list[str]:
@@ -207,7 +273,7 @@ class Client:
             self._raw.clear()
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False)
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> Client:
         return self
@@ -487,10 +553,19 @@ class Client:
         )
         return self._scan(plan, stream_timeout)
 
-    def _scan(self, plan: _scan.ScanPlan, stream_timeout: float) -> Iterator[Record]:
+    def _scan(
+        self,
+        plan: _scan.ScanPlan,
+        stream_timeout: float,
+        open_stream: Callable[[str, Any, float], Any] | None = None,
+    ) -> Iterator[Record]:
         while not plan.done:
             address, request = plan.next_stream(self._table)
-            call = kv_pb2_grpc.KVStub(self._channel(address)).Scan(request, timeout=stream_timeout)
+            if open_stream is None:
+                stub = kv_pb2_grpc.KVStub(self._channel(address))
+                call = stub.Scan(request, timeout=stream_timeout)
+            else:
+                call = open_stream(address, request, stream_timeout)
             try:
                 for response in call:
                     yield from plan.observe(response)
@@ -505,6 +580,121 @@ class Client:
                 time.sleep(delay)
             finally:
                 call.cancel()
+
+    # --- secondary indexes ------------------------------------------------------------
+
+    def create_index(
+        self,
+        namespace: str,
+        set: str | None,
+        bin: str,
+        index_type: str,
+        collection: str = "DEFAULT",
+        name: str | None = None,
+    ) -> str:
+        """Define a secondary index on ``bin`` of ``set`` (None: every set): ``index_type``
+        NUMERIC (int values) or STRING; ``collection`` DEFAULT (the bin's value), LIST,
+        MAPKEYS or MAPVALUES. Returns the index name (default ``<set>_<bin>_<type>``).
+
+        Returns once every partition group holds the definition; existing records are
+        indexed in the background (``list_indexes`` shows progress; ``wait_for_index``
+        waits). The same definition again is fine; another one under the name raises
+        IndexFound (200)."""
+        name = name or f"{set or 'all'}_{bin}_{str(index_type).lower()}"
+        request = _index.create_request(namespace, set, bin, index_type, collection, name)
+        self._index_call("CreateIndex", request)
+        return name
+
+    def drop_index(self, namespace: str, name: str) -> None:
+        """Remove an index and its entries from every group; IndexNotFound (201) if no
+        group has it."""
+        self._index_call("DropIndex", index_pb2.DropIndexRequest(namespace=namespace, name=name))
+
+    def list_indexes(self, namespace: str) -> list[_index.IndexInfo]:
+        """Every index of ``namespace`` with its build state across the groups."""
+        response = self._index_call(
+            "ListIndexes", index_pb2.ListIndexesRequest(namespace=namespace)
+        )
+        return [_index.info(s) for s in response.indexes]
+
+    def wait_for_index(self, namespace: str, name: str, timeout: float = 60.0) -> None:
+        """Wait until index ``name`` is ready in every group (Timeout after ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [i for i in self.list_indexes(namespace) if i.name == name]
+            if found and found[0].ready:
+                return
+            if time.monotonic() >= deadline:
+                raise Timeout(f"index {name!r} is not ready after {timeout} s: {found}")
+            time.sleep(0.1)
+
+    def query(
+        self,
+        namespace: str,
+        set: str | None = None,
+        *,
+        bin: str = "",
+        equals: Any = None,
+        between: tuple[Any, Any] | None = None,
+        index: str = "",
+        collection: str = "DEFAULT",
+        filter: Expression | None = None,
+        bins: Sequence[str] | None = None,
+        page_size: int = 0,
+        records_per_second: int = 0,
+        read_mode: ReadMode | None = None,
+        stream_timeout: float = _index.STREAM_TIMEOUT,
+    ) -> Iterator[Record]:
+        """Records of ``namespace`` (``set``) whose indexed ``bin`` equals ``equals`` or
+        lies in ``between`` (inclusive), selected by ``filter`` when given.
+
+        The index is ``index`` or the one on (set, bin, collection) whose type fits the
+        values. One stream per partition group runs in parallel, each resumed from its
+        own cursor after any failure: every record once. ``records_per_second`` throttles
+        each group's stream (0: no limit); ``page_size`` as for ``scan``. Raises
+        IndexNotFound (201), IndexNotReadable (203, still building) or ParameterError (4,
+        values of another type than the index)."""
+        plans = _index.plan(
+            self._table, namespace, set, bin_name=bin, equals=equals, between=between,
+            index=index, collection=collection, filter=filter, bins=bins,
+            page_size=page_size, records_per_second=records_per_second,
+            mode=read_mode or self.read_mode, timeout=self.timeout, max_retries=self.max_retries,
+        )  # fmt: skip
+
+        def open_stream(address: str, scan: Any, timeout: float) -> Any:
+            stub = index_pb2_grpc.IndexStub(self._channel(address))
+            return stub.Query(plans.request(scan), timeout=timeout)
+
+        streams = [self._scan(p, stream_timeout, open_stream) for p in plans.plans]
+        return _merged(streams, self._query_pool())
+
+    def _query_pool(self) -> ThreadPoolExecutor:
+        """The threads that drain query streams (started once: a thread start costs
+        milliseconds on a busy machine, more than a small query)."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="query")
+            return self._pool
+
+    def _index_call(self, method: str, request: Any) -> Any:
+        """An index definition call at any node (it reaches every group's leader),
+        retried while a group has no leader, until ``timeout``."""
+        deadline = time.monotonic() + self.timeout
+        attempt = 0
+        while True:
+            addresses = self._table.addresses()
+            address = addresses[attempt % len(addresses)]
+            stub = index_pb2_grpc.IndexStub(self._channel(address))
+            try:
+                return getattr(stub, method)(request, timeout=max(0.1, deadline - time.monotonic()))
+            except grpc.RpcError as e:
+                error = translate(e, write=False, address=address).error
+            if not isinstance(error, _INDEX_RETRIED):
+                raise error
+            if time.monotonic() + 0.25 >= deadline:
+                raise error
+            attempt += 1
+            time.sleep(0.25)
 
     # --- cluster ----------------------------------------------------------------------
 

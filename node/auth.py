@@ -124,6 +124,10 @@ RULES: dict[str, Callable[[Any, str], tuple[Need, ...]] | None] = {
     "/raftstore.v1.KV/BatchGet": _batch,
     "/raftstore.v1.KV/Scan": lambda req, _u: ((Role.READ, req.namespace, req.set),),
     "/raftstore.v1.KV/BatchOperate": _batch_operate,
+    "/raftstore.v1.Index/Query": lambda req, _u: ((Role.READ, req.scan.namespace, req.scan.set),),
+    "/raftstore.v1.Index/ListIndexes": lambda req, _u: ((Role.READ, req.namespace, ""),),
+    "/raftstore.v1.Index/CreateIndex": _fixed(SYS_ADMIN),
+    "/raftstore.v1.Index/DropIndex": _fixed(SYS_ADMIN),
     # Aerospike keeps truncate out of read-write (a data-admin privilege): sys-admin here.
     "/raftstore.v1.KV/Truncate": _fixed(SYS_ADMIN),
     "/raftstore.v1.Cluster/GetPartitionMap": _fixed(ANY),

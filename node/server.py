@@ -29,6 +29,7 @@ from raftstore_node.cluster_state import ClusterState, founding_state
 from raftstore_node.config import NodeConfig, check_data_dir, parse_address
 from raftstore_node.dispatch import Dispatcher
 from raftstore_node.forwarder import MAX_MESSAGE, Forwarder
+from raftstore_node.index_build import IndexBuilder
 from raftstore_node.join import request_join
 from raftstore_node.leaders import LeaderTable
 from raftstore_node.membership import Membership
@@ -40,6 +41,7 @@ from raftstore_node.rebalance import Rebalancer
 from raftstore_node.routing import Router
 from raftstore_node.services.cluster import ClusterService
 from raftstore_node.services.faults import FaultInjectionService
+from raftstore_node.services.index import IndexService
 from raftstore_node.services.kv import KVService, now_ms, propose
 from raftstore_node.services.security import SecurityService
 
@@ -56,7 +58,7 @@ from raftstore.replication.wal import GroupJournal, WriteAheadLog
 from raftstore.state_machine import StateMachine
 from raftstore.storage.engine import Engine
 from raftstore.storage.rocks import GroupStore
-from raftstore.v1 import cluster_pb2, kv_pb2, security_pb2, testing_pb2
+from raftstore.v1 import cluster_pb2, index_pb2, kv_pb2, security_pb2, testing_pb2
 
 log = logging.getLogger("raftstore.node")
 SESSION_WAIT = 0.5  # a SESSION read waits this long for a lagging replica, then goes to the leader
@@ -68,6 +70,7 @@ SERVICE_NAMES = (
     security_pb2.DESCRIPTOR.services_by_name["Security"].full_name,
     health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
     reflection.SERVICE_NAME,
+    index_pb2.DESCRIPTOR.services_by_name["Index"].full_name,
 )
 
 
@@ -169,6 +172,7 @@ class RaftstoreNode:
             self._tasks.append(loop.create_task(self._balance_leaders()))
         self._tasks.append(loop.create_task(readiness.watch(self)))
         self._tasks.append(loop.create_task(self.sweeper.run()))
+        self._tasks.append(loop.create_task(IndexBuilder(self.groups).run()))
         if self.config.metrics_port:
             host = self.config.bind(self.config.me.client)[0]
             await self.metrics.start(host, self.config.metrics_port)
@@ -248,6 +252,7 @@ class RaftstoreNode:
             (ClusterService(self), cluster_pb2, "Cluster"),
             (FaultInjectionService(self), testing_pb2, "FaultInjection"),
             (SecurityService(self), security_pb2, "Security"),
+            (IndexService(self), index_pb2, "Index"),
         ):
             parser.add_service(self.server, servicer, pb.DESCRIPTOR.services_by_name[name])
         self.health = health.aio.HealthServicer()

@@ -46,6 +46,10 @@ GRPC_STATUS: dict[ResultCode, grpc.StatusCode] = {
     ResultCode.INVALID_PRIVILEGE: grpc.StatusCode.INVALID_ARGUMENT,
     ResultCode.NOT_AUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
     ResultCode.ROLE_VIOLATION: grpc.StatusCode.PERMISSION_DENIED,
+    ResultCode.INDEX_FOUND: grpc.StatusCode.ALREADY_EXISTS,
+    ResultCode.INDEX_NOTFOUND: grpc.StatusCode.NOT_FOUND,
+    ResultCode.INDEX_NOTREADABLE: grpc.StatusCode.FAILED_PRECONDITION,
+    ResultCode.INDEX_NAME_MAXLEN: grpc.StatusCode.INVALID_ARGUMENT,
 }
 
 

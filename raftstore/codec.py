@@ -15,8 +15,11 @@ from google.protobuf.message import DecodeError
 
 from raftstore.commands import (
     Batch,
+    BuildIndex,
     Command,
+    CreateIndex,
     Delete,
+    DropIndex,
     Entry,
     Op,
     Operate,
@@ -31,6 +34,7 @@ from raftstore.errors import ParameterError
 from raftstore.expressions import Node, parse_filter, to_pb
 from raftstore.keys import Key
 from raftstore.policy import GenPolicy, RecordExistsAction, WritePolicy
+from raftstore.sindex import Collection, IndexDef, IndexType
 from raftstore.v1 import command_pb2 as pb
 
 FORMAT_VERSION = 1
@@ -100,8 +104,22 @@ def _encode_command(cmd: Command, out: pb.Request) -> None:
         out.truncate.namespace = cmd.namespace
         out.truncate.set = cmd.set_name
         out.truncate.before_ms = cmd.before_ms
+    elif isinstance(cmd, (CreateIndex, DropIndex, BuildIndex)):
+        _encode_index_command(cmd, out)
     else:
         raise TypeError(f"not a command: {cmd!r}")
+
+
+def _encode_index_command(cmd: CreateIndex | DropIndex | BuildIndex, out: pb.Request) -> None:
+    if isinstance(cmd, CreateIndex):
+        d, msg = cmd.definition, out.create_index.definition
+        msg.namespace, msg.name, msg.set, msg.bin = d.namespace, d.name, d.set_name, d.bin
+        msg.type, msg.collection = int(d.type), int(d.collection)
+    elif isinstance(cmd, DropIndex):
+        out.drop_index.namespace, out.drop_index.name = cmd.namespace, cmd.name
+    else:
+        b = out.build_index
+        b.namespace, b.name, b.cursor, b.limit = cmd.namespace, cmd.name, cmd.cursor, cmd.limit
 
 
 def _encode_key(key: Key, out: pb.CommandKey) -> None:
@@ -186,6 +204,17 @@ def _decode_command(msg: pb.Request, nested: bool = False) -> Command:
         o = msg.operate
         ops = tuple(_decode_op(op) for op in o.ops)
         return Operate(_decode_key(o.key), ops, _decode_policy(o.policy), _decode_filter(o))
+    if kind == "create_index":
+        d = msg.create_index.definition
+        definition = IndexDef(
+            d.namespace, d.name, d.set, d.bin, IndexType(d.type), Collection(d.collection)
+        )
+        return CreateIndex(d.namespace, definition)
+    if kind == "drop_index":
+        return DropIndex(msg.drop_index.namespace, msg.drop_index.name)
+    if kind == "build_index":
+        b = msg.build_index
+        return BuildIndex(b.namespace, b.name, b.cursor, b.limit)
     raise CodecError(f"unknown command kind {kind!r}")
 
 

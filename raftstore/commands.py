@@ -26,6 +26,7 @@ from raftstore.policy import DEFAULT_WRITE_POLICY, WritePolicy
 
 if TYPE_CHECKING:  # the client imports this module without the server's dependencies
     from raftstore.expressions import Node
+    from raftstore.sindex import IndexDef
 
 Value: TypeAlias = Any  # None | bool | int | float | str | bytes | list | dict, nested
 Bins: TypeAlias = Mapping[str, Value]
@@ -150,7 +151,42 @@ class Truncate:
     filter: None = None
 
 
-Command: TypeAlias = Put | Delete | Touch | Operate | Read | Batch | Truncate
+@dataclass(frozen=True, slots=True)
+class CreateIndex:
+    """Define a secondary index in this group (``raftstore.sindex``): BUILDING until
+    ``BuildIndex`` slices have covered the existing records. The same definition again
+    is OK and changes nothing; another definition under the name is INDEX_FOUND."""
+
+    namespace: str
+    definition: IndexDef
+    filter: None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DropIndex:
+    """Remove an index and all its rows from this group; INDEX_NOTFOUND if absent."""
+
+    namespace: str
+    name: str
+    filter: None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BuildIndex:
+    """Index at most ``limit`` records after ``cursor`` (the index's build cursor when
+    proposed). A slice whose cursor is no longer the index's (a duplicate or stale
+    proposal), or for an index that is ready or gone, changes nothing."""
+
+    namespace: str
+    name: str
+    cursor: bytes
+    limit: int
+    filter: None = None
+
+
+Command: TypeAlias = (
+    Put | Delete | Touch | Operate | Read | Batch | Truncate | CreateIndex | DropIndex | BuildIndex
+)
 
 
 @dataclass(frozen=True, slots=True)

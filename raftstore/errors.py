@@ -29,14 +29,19 @@ Exception tree::
     ├── DeviceOverload                  18  node or group over its in-flight bounds (retry)
     ├── NamespaceNotFound               20
     ├── Forbidden                       22
-    └── SecurityError                      access control (security on, see security.py)
-        ├── SecurityNotEnabled          52  a security call while security is off
-        ├── InvalidUser                 60  no such user
-        ├── UserAlreadyExists           61
-        ├── InvalidPassword             62  a password that cannot be used (empty, too long)
-        ├── InvalidPrivilege            72  a malformed privilege or scope
-        ├── NotAuthenticated            80  no valid token: log in (again)
-        └── RoleViolation               81  the user lacks the privilege for the call
+    ├── SecurityError                      access control (security on, see security.py)
+    │   ├── SecurityNotEnabled          52  a security call while security is off
+    │   ├── InvalidUser                 60  no such user
+    │   ├── UserAlreadyExists           61
+    │   ├── InvalidPassword             62  a password that cannot be used (empty, too long)
+    │   ├── InvalidPrivilege            72  a malformed privilege or scope
+    │   ├── NotAuthenticated            80  no valid token: log in (again)
+    │   └── RoleViolation               81  the user lacks the privilege for the call
+    └── SecondaryIndexError                 a secondary index condition
+        ├── IndexFound                 200  an index of that name exists (other definition)
+        ├── IndexNotFound              201  no such index
+        ├── IndexNameMaxLen            205  index name too long
+        └── IndexNotReadable           203  the index is still being built
 
 ``in_doubt`` is true when a write may have been applied although no success was seen
 (for example a timeout after the command was proposed), as Aerospike's clients report
@@ -81,6 +86,10 @@ class ResultCode(IntEnum):
     INVALID_PRIVILEGE = 72
     NOT_AUTHENTICATED = 80
     ROLE_VIOLATION = 81
+    INDEX_FOUND = 200
+    INDEX_NOTFOUND = 201
+    INDEX_NOTREADABLE = 203
+    INDEX_NAME_MAXLEN = 205
 
 
 class RaftstoreError(Exception):
@@ -252,6 +261,32 @@ class RoleViolation(SecurityError):
     default_code = ResultCode.ROLE_VIOLATION
 
 
+class SecondaryIndexError(RaftstoreError):
+    """A condition of a secondary index."""
+
+    default_code = ResultCode.INDEX_NOTFOUND
+
+
+class IndexFound(SecondaryIndexError):
+    """An index of that name exists with another definition; nothing changed."""
+
+    default_code = ResultCode.INDEX_FOUND
+
+
+class IndexNotFound(SecondaryIndexError):
+    default_code = ResultCode.INDEX_NOTFOUND
+
+
+class IndexNotReadable(SecondaryIndexError):
+    """The index exists but is still being built over existing records (retryable)."""
+
+    default_code = ResultCode.INDEX_NOTREADABLE
+
+
+class IndexNameMaxLen(SecondaryIndexError):
+    default_code = ResultCode.INDEX_NAME_MAXLEN
+
+
 _BY_CODE: dict[ResultCode, type[RaftstoreError]] = {
     cls.default_code: cls
     for cls in (
@@ -284,6 +319,10 @@ _BY_CODE: dict[ResultCode, type[RaftstoreError]] = {
         InvalidPrivilege,
         NotAuthenticated,
         RoleViolation,
+        IndexFound,
+        IndexNotFound,
+        IndexNotReadable,
+        IndexNameMaxLen,
     )
 }
 

@@ -19,6 +19,13 @@ A ``Batch`` applies its commands in order, each as above, with one Result each
 covers absent to every later read (``raftstore.truncation``), and a write after it gets a
 last-update above the marker's lut.
 
+Secondary indexes (``raftstore.sindex``): whenever the overlay stages a record, it also
+stages the index rows that change with it (the stored record's values, expired or not,
+against the new one's, for every index of the namespace, building or ready), so they are
+committed in the same batch. ``CreateIndex`` and ``DropIndex`` define and remove an index
+(with all its rows); ``BuildIndex`` indexes the next slice of stored records after the
+index's build cursor and marks it ready at the end.
+
 Exactly-once: a write request with a ``client_id`` is deduplicated through that
 client's ``Session``, kept in the record store (so it is replicated, snapshotted and
 survives restarts like a record): a retry of a seq whose Result is cached gets that
@@ -31,6 +38,7 @@ Thread: called only from the raft apply thread of the owning partition group.
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -40,8 +48,11 @@ import msgpack
 
 from raftstore.commands import (
     Batch,
+    BuildIndex,
     Command,
+    CreateIndex,
     Delete,
+    DropIndex,
     Entry,
     Operate,
     Put,
@@ -54,6 +65,8 @@ from raftstore.commands import (
 from raftstore.errors import (
     FilteredOut,
     GenerationError,
+    IndexFound,
+    IndexNotFound,
     NamespaceNotFound,
     ParameterError,
     RaftstoreError,
@@ -82,6 +95,17 @@ from raftstore.records import (
     is_expired,
     next_generation,
 )
+from raftstore.sindex import (
+    IndexDef,
+    IndexState,
+    advanced,
+    decode_state,
+    encode_state,
+    index_prefix,
+    index_row,
+    row_changes,
+    values_of,
+)
 from raftstore.storage.base import Changes, RecordStore
 from raftstore.truncation import hides, lut_for
 from raftstore.values import Value, decode_value, encode_value, normalize_bins, validate_bin_name
@@ -106,7 +130,11 @@ class _Overlay:
     """The store as one entry sees it: committed rows plus the entry's pending changes."""
 
     __slots__ = (
+        "_dirty_indexes",
         "_dirty_sessions",
+        "_dropped",
+        "_index_rows",
+        "_indexes",
         "_markers",
         "_new_markers",
         "_records",
@@ -123,14 +151,23 @@ class _Overlay:
         self._dirty_sessions: dict[bytes, Session] = {}
         self._markers: Mapping[tuple[str, str], int] = _guarded(store.truncations)
         self._new_markers: dict[tuple[str, str], int] = {}
+        self._indexes: dict[str, IndexState] | None = None
+        self._dirty_indexes: dict[str, IndexState | None] = {}
+        self._dropped: list[str] = []
+        self._index_rows: dict[bytes, bytes | None] = {}
 
     def record(self, key: Key) -> Record | None:
         """The record under ``key`` (expired or not), or None; a record that a truncation
         marker hides is None (``raftstore.truncation``)."""
-        row = (key.namespace, key.digest)
+        return self.record_at(key.namespace, key.digest)
+
+    def record_at(self, namespace: str, digest: bytes) -> Record | None:
+        """The record stored under (``namespace``, ``digest``), expired or not, or None
+        (also when a truncation marker hides it)."""
+        row = (namespace, digest)
         if row not in self._records:
             record = _guarded(lambda: _decode_optional(self._store.get(*row)))
-            if record is not None and hides(self._markers, key.namespace, record):
+            if record is not None and hides(self._markers, namespace, record):
                 record = None
             self._records[row] = record
         return self._records[row]
@@ -166,8 +203,72 @@ class _Overlay:
     def put_record(self, key: Key, record: Record | None, data: bytes | None) -> None:
         """Stage ``record`` (None deletes) whose encoding is ``data``."""
         row = (key.namespace, key.digest)
+        indexes = self.indexes_of(key.namespace)
+        if indexes:  # index rows change in the same batch as the record
+            changes = row_changes(indexes, key.digest, self._indexed(key), record)
+            self._index_rows.update(changes)
         self._records[row] = record
         self._row_changes[row] = data
+
+    def _indexed(self, key: Key) -> Record | None:
+        """The record whose index rows are stored for ``key``: staged in this entry, else
+        the stored row even if a truncation marker hides it (its index rows stay until
+        the row is rewritten or deleted)."""
+        row = (key.namespace, key.digest)
+        record = self.record(key)
+        if record is None and row not in self._row_changes and self._markers:
+            record = _guarded(lambda: _decode_optional(self._store.get(*row)))
+        return record
+
+    def indexes(self) -> dict[str, IndexState]:
+        """Every secondary index of the group as the entry has left it so far."""
+        if self._indexes is None:
+            defs = _guarded(self._store.index_defs)
+            self._indexes = {name: decode_state(data) for name, data in defs.items()}
+        return self._indexes
+
+    def indexes_of(self, namespace: str) -> dict[str, IndexState]:
+        return {n: s for n, s in self.indexes().items() if s.definition.namespace == namespace}
+
+    def put_index(self, state: IndexState) -> None:
+        """Stage an index's (new) definition or build state."""
+        self.indexes()[state.definition.name] = state
+        self._dirty_indexes[state.definition.name] = state
+
+    def put_index_rows(self, rows: dict[bytes, bytes | None]) -> None:
+        self._index_rows.update(rows)
+
+    def drop_index(self, name: str) -> None:
+        """Stage the removal of an index's definition and every row of it."""
+        del self.indexes()[name]
+        self._dirty_indexes[name] = None
+        self._dropped.append(name)
+        prefix = index_prefix(name)
+        for key in [k for k in self._index_rows if k.startswith(prefix)]:
+            del self._index_rows[key]
+
+    def stored_rows(self, namespace: str, after: bytes, limit: int) -> list[bytes]:
+        """Digests of up to ``limit`` + 1 stored records of ``namespace`` after ``after``
+        (b"": from the start), in (partition, digest) order, as committed. Their records
+        are kept (decoded on demand by ``record_at``), so they are read only once."""
+
+        def read() -> list[tuple[bytes, bytes]]:
+            rows = self._store.scan(namespace, None, after or None)
+            try:
+                return list(itertools.islice(rows, limit + 1))
+            finally:
+                close = getattr(rows, "close", None)
+                if close is not None:
+                    close()
+
+        rows = _guarded(read)
+        for digest, data in rows[:limit]:
+            if (namespace, digest) not in self._records:
+                record = _guarded(lambda d=data: decode_record(d))
+                if hides(self._markers, namespace, record):
+                    record = None  # truncated: not indexed
+                self._records[(namespace, digest)] = record
+        return [digest for digest, _ in rows]
 
     def session(self, client_id: bytes) -> Session | None:
         """The client's session as of the requests applied so far, or None."""
@@ -187,7 +288,18 @@ class _Overlay:
         sessions: dict[bytes, bytes | None] = {
             cid: encode_session(s) for cid, s in self._dirty_sessions.items()
         }
-        return Changes(dict(self._row_changes), sessions, dict(self._new_markers))
+        index_defs = {
+            name: None if state is None else encode_state(state)
+            for name, state in self._dirty_indexes.items()
+        }
+        return Changes(
+            records=dict(self._row_changes),
+            sessions=sessions,
+            truncations=dict(self._new_markers),
+            dropped_indexes=list(self._dropped),
+            index_defs=index_defs,
+            index_rows=dict(self._index_rows),
+        )
 
 
 def _guarded(fn: Callable[[], Any]) -> Any:
@@ -395,6 +507,56 @@ class StateMachine:
             return replace(result, bins=dict(current.bins))
         return replace(result, bins={n: current.bins[n] for n in names if n in current.bins})
 
+    # --- secondary indexes --------------------------------------------------------
+
+    def _index_namespace(self, namespace: object) -> None:
+        if not isinstance(namespace, str) or namespace not in self._namespaces:
+            raise NamespaceNotFound(f"namespace {namespace!r} is not configured")
+
+    def _create_index(self, cmd: CreateIndex, view: _Overlay, now_ms: int) -> Result:
+        if not isinstance(cmd.definition, IndexDef):
+            raise ParameterError("an index definition must be an IndexDef")
+        definition = cmd.definition.validate()
+        self._index_namespace(definition.namespace)
+        existing = view.indexes().get(definition.name)
+        if existing is not None:
+            if existing.definition != definition:
+                raise IndexFound(
+                    f"index {definition.name!r} exists with another definition "
+                    f"({existing.definition.bin!r} {existing.definition.type.name})"
+                )
+            return Result()
+        view.put_index(IndexState(definition))
+        return Result()
+
+    def _drop_index(self, cmd: DropIndex, view: _Overlay, now_ms: int) -> Result:
+        self._index_namespace(cmd.namespace)
+        state = view.indexes().get(cmd.name)
+        if state is None or state.definition.namespace != cmd.namespace:
+            raise IndexNotFound(f"index {cmd.name!r} does not exist in {cmd.namespace!r}")
+        view.drop_index(cmd.name)
+        return Result()
+
+    def _build_index(self, cmd: BuildIndex, view: _Overlay, now_ms: int) -> Result:
+        """Index the next slice of existing records (see BuildIndex)."""
+        state = view.indexes().get(cmd.name)
+        if state is None or state.ready or state.cursor != cmd.cursor:
+            return Result(message="stale build slice: nothing to do")
+        if not isinstance(cmd.limit, int) or cmd.limit < 1:
+            raise ParameterError("a build slice needs a limit of at least 1")
+        ns = state.definition.namespace
+        digests = view.stored_rows(ns, cmd.cursor, cmd.limit)
+        done = len(digests) <= cmd.limit
+        digests = digests[: cmd.limit]
+        rows: dict[bytes, bytes | None] = {}
+        for digest in digests:
+            for value in values_of(state.definition, view.record_at(ns, digest)):
+                rows[index_row(cmd.name, value, digest)] = b""
+        view.put_index_rows(rows)
+        cursor = digests[-1] if digests else cmd.cursor
+        view.put_index(advanced(state, cursor, len(digests), done))
+        return Result()
+
 
 _HANDLERS: dict[type, Callable[[StateMachine, Any, _Overlay, int], Result]] = {
     Put: StateMachine._put,
@@ -404,6 +566,9 @@ _HANDLERS: dict[type, Callable[[StateMachine, Any, _Overlay, int], Result]] = {
     Read: StateMachine._read,
     Batch: StateMachine._batch,
     Truncate: StateMachine._truncate,
+    CreateIndex: StateMachine._create_index,
+    DropIndex: StateMachine._drop_index,
+    BuildIndex: StateMachine._build_index,
 }
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_DIR = ROOT / "proto"
 OUT_PACKAGE = Path("raftstore") / "v1"
-GRPC_SERVICES = ("kv.proto", "cluster.proto", "testing.proto", "security.proto")
+GRPC_SERVICES = ("kv.proto", "cluster.proto", "testing.proto", "security.proto", "index.proto")
 
 
 def generate(out_root: Path) -> list[Path]:

@@ -1,7 +1,8 @@
 """The record store contract: the committed state of one partition group.
 
 A store holds encoded records keyed by (namespace, digest), the deduplication sessions
-of exactly-once clients, and the index of the last Raft entry applied. ``commit`` writes
+of exactly-once clients, secondary index definitions and rows (``raftstore.sindex``), and
+the index of the last Raft entry applied. ``commit`` writes
 all changes of one log entry together with that entry's index atomically, so a restart
 never applies an entry twice and never sees half of one.
 
@@ -28,9 +29,21 @@ class Changes:
     sessions: dict[bytes, bytes | None] = field(default_factory=dict)
     # (namespace, set) -> lut_ms of truncation markers set or raised (raftstore.truncation)
     truncations: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Secondary indexes: every row of each dropped index is removed first, then
+    # definitions (by name) and index rows (raw keys, see raftstore.sindex) are written.
+    dropped_indexes: list[str] = field(default_factory=list)
+    index_defs: dict[str, bytes | None] = field(default_factory=dict)
+    index_rows: dict[bytes, bytes | None] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.records or self.sessions or self.truncations)
+        return bool(
+            self.records
+            or self.sessions
+            or self.truncations
+            or self.dropped_indexes
+            or self.index_defs
+            or self.index_rows
+        )
 
 
 class RecordStore(Protocol):
@@ -40,6 +53,15 @@ class RecordStore(Protocol):
 
     def get_session(self, client_id: bytes) -> bytes | None:
         """The encoded deduplication session of a client, or None."""
+        ...
+
+    def index_defs(self) -> dict[str, bytes]:
+        """Encoded state (``sindex.encode_state``) of every secondary index, by name."""
+        ...
+
+    def index_keys(self, prefix: bytes, start: bytes) -> Iterator[bytes]:
+        """Keys of the index rows that start with ``prefix``, from ``start`` (inclusive)
+        on, in byte order. Same iterator rules as ``scan``: never hold it across a yield."""
         ...
 
     def applied_index(self) -> int:

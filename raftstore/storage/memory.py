@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from raftstore.keys import partition_id
+from raftstore.records import decode_record
+from raftstore.sindex import index_prefix, purged_rows
 from raftstore.storage.base import Changes
 
 
@@ -22,13 +24,23 @@ def scan_order(digest: bytes) -> bytes:
 class MemoryStore:
     """Records, sessions and the applied index held in dicts."""
 
-    __slots__ = ("_applied", "_records", "_sessions", "_truncations", "truncation_epoch")
+    __slots__ = (
+        "_applied",
+        "_index_defs",
+        "_index_rows",
+        "_records",
+        "_sessions",
+        "_truncations",
+        "truncation_epoch",
+    )
 
     def __init__(self) -> None:
         self._records: dict[tuple[str, bytes], bytes] = {}
         self._sessions: dict[bytes, bytes] = {}
         self._truncations: dict[tuple[str, str], int] = {}
         self.truncation_epoch = 0
+        self._index_defs: dict[str, bytes] = {}
+        self._index_rows: dict[bytes, bytes] = {}
         self._applied = 0
 
     def get(self, namespace: str, digest: bytes) -> bytes | None:
@@ -38,6 +50,15 @@ class MemoryStore:
     def get_session(self, client_id: bytes) -> bytes | None:
         """The encoded deduplication session of a client, or None."""
         return self._sessions.get(client_id)
+
+    def index_defs(self) -> dict[str, bytes]:
+        """Encoded state of every secondary index, by name."""
+        return dict(self._index_defs)
+
+    def index_keys(self, prefix: bytes, start: bytes) -> Iterator[bytes]:
+        """Index row keys under ``prefix`` from ``start`` on, in byte order (collected now)."""
+        keys = sorted(k for k in self._index_rows if k.startswith(prefix) and k >= start)
+        return iter(keys)
 
     def applied_index(self) -> int:
         """Index of the last committed log entry (0 if none)."""
@@ -56,6 +77,12 @@ class MemoryStore:
         if changes.truncations:
             self._truncations = {**self._truncations, **changes.truncations}
             self.truncation_epoch += 1
+        for name in changes.dropped_indexes:
+            prefix = index_prefix(name)
+            for key in [k for k in self._index_rows if k.startswith(prefix)]:
+                del self._index_rows[key]
+        _apply_rows(self._index_defs, changes.index_defs)
+        _apply_rows(self._index_rows, changes.index_rows)
         self._applied = applied_index
 
     def truncations(self) -> dict[tuple[str, str], int]:
@@ -63,7 +90,15 @@ class MemoryStore:
         return self._truncations
 
     def purge(self, namespace: str, digests: list[bytes]) -> None:
-        """Delete these record rows without an applied index (hidden rows only)."""
+        """Delete these record rows without an applied index (hidden rows only), with
+        their index rows."""
+        rows = [
+            (d, decode_record(self._records[(namespace, d)]))
+            for d in digests
+            if (namespace, d) in self._records
+        ]
+        for key in purged_rows(self._index_defs, namespace, rows):
+            self._index_rows.pop(key, None)
         for digest in digests:
             self._records.pop((namespace, digest), None)
 
@@ -92,6 +127,8 @@ class MemoryStore:
             "records": dict(self._records),
             "sessions": dict(self._sessions),
             "truncations": dict(self._truncations),
+            "index_defs": dict(self._index_defs),
+            "index_rows": dict(self._index_rows),
             "applied_index": self._applied,
         }
 

@@ -7,6 +7,8 @@ scans by partition are prefix scans)::
     b"r" + len(ns) (1 byte) + ns + partition (2 bytes big-endian) + digest  -> record
     b"s" + client_id                                                     -> session
     b"t" + len(ns) (1 byte) + ns + set                                   -> i64 truncation lut
+    b"x" + index name                                     -> secondary index state
+    b"i" + len(name) + name + value + partition + digest  -> b"" (an index row)
     b"m:applied"                                                         -> u64 applied index
 
 ``commit`` writes one log entry's changes and its index in one WriteBatch bound to the
@@ -33,6 +35,8 @@ from typing import TYPE_CHECKING
 import rocksdict
 
 from raftstore.keys import partition_id
+from raftstore.records import decode_record
+from raftstore.sindex import def_key, index_prefix, prefix_end, purged_rows
 from raftstore.storage.base import Changes
 from raftstore.truncation import MARKER_PREFIX, decode_lut, encode_lut, marker_row, parse_marker_row
 
@@ -77,6 +81,7 @@ class GroupStore:
         self._applied = 0
         self._truncations: dict[tuple[str, str], int] = {}
         self.truncation_epoch = 0
+        self._defs: dict[str, bytes] | None = None  # cache of index_defs()
         self._bind()
 
     def _bind(self) -> None:
@@ -85,6 +90,7 @@ class GroupStore:
         self._applied = decode_applied(self._cf.get(APPLIED_KEY))
         self._truncations = self._load_truncations()
         self.truncation_epoch += 1
+        self._defs = None
 
     def _load_truncations(self) -> dict[tuple[str, str], int]:
         assert self._cf is not None
@@ -112,6 +118,25 @@ class GroupStore:
     def get_session(self, client_id: bytes) -> bytes | None:
         return self.db.get(b"s" + client_id)
 
+    def index_defs(self) -> dict[str, bytes]:
+        if self._defs is None:
+            self._defs = {k[1:].decode("utf-8"): v for k, v in self._prefixed(b"x")}
+        return dict(self._defs)
+
+    def index_keys(self, prefix: bytes, start: bytes) -> Iterator[bytes]:
+        for key, _ in self._prefixed(prefix, start):
+            yield key
+
+    def _prefixed(self, prefix: bytes, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
+        it = self.db.iter()
+        it.seek(max(prefix, start))
+        while it.valid():
+            key = it.key()
+            if not key.startswith(prefix):
+                break
+            yield key, it.value()
+            it.next()
+
     def applied_index(self) -> int:
         return self._applied
 
@@ -125,6 +150,15 @@ class GroupStore:
             _put_or_delete(batch, b"s" + client_id, value)
         for (ns, set_name), lut in changes.truncations.items():
             batch.put(marker_row(ns, set_name), encode_lut(lut))
+        for name in changes.dropped_indexes:
+            prefix = index_prefix(name)
+            batch.delete_range(prefix, prefix_end(prefix))
+        for name, value in changes.index_defs.items():
+            _put_or_delete(batch, def_key(name), value)
+        for key, value in changes.index_rows.items():
+            _put_or_delete(batch, key, value)
+        if changes.index_defs or changes.dropped_indexes:
+            self._defs = None
         batch.put(APPLIED_KEY, _U64.pack(applied_index))
         self._engine.write(batch)
         self._applied = applied_index
@@ -143,6 +177,12 @@ class GroupStore:
         self.db  # noqa: B018 -- raises StoreClosed
         batch = rocksdict.WriteBatch(raw_mode=True)
         batch.set_default_column_family(self._handle)
+        defs = self.index_defs()
+        if defs:  # the records' index rows go with them
+            stored = [(d, self.db.get(record_key(namespace, d))) for d in digests]
+            rows = [(d, decode_record(v)) for d, v in stored if v is not None]
+            for key in purged_rows(defs, namespace, rows):
+                batch.delete(key)
         for digest in digests:
             batch.delete(record_key(namespace, digest))
         self._engine.write(batch)

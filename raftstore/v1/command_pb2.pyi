@@ -122,7 +122,7 @@ class ReadCommand(_message.Message):
     def __init__(self, key: _Optional[_Union[CommandKey, _Mapping]] = ..., all_bins: _Optional[bool] = ..., bins: _Optional[_Iterable[str]] = ..., header_only: _Optional[bool] = ..., filter: _Optional[_Union[_exp_pb2.Expression, _Mapping]] = ...) -> None: ...
 
 class Request(_message.Message):
-    __slots__ = ("client_id", "seq", "acked_seq", "put", "delete", "touch", "operate", "read", "batch", "truncate")
+    __slots__ = ("client_id", "seq", "acked_seq", "put", "delete", "touch", "operate", "read", "batch", "truncate", "create_index", "drop_index", "build_index")
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     ACKED_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +133,9 @@ class Request(_message.Message):
     READ_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
     TRUNCATE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    DROP_INDEX_FIELD_NUMBER: _ClassVar[int]
+    BUILD_INDEX_FIELD_NUMBER: _ClassVar[int]
     client_id: bytes
     seq: int
     acked_seq: int
@@ -143,7 +146,10 @@ class Request(_message.Message):
     read: ReadCommand
     batch: BatchCommand
     truncate: TruncateCommand
-    def __init__(self, client_id: _Optional[bytes] = ..., seq: _Optional[int] = ..., acked_seq: _Optional[int] = ..., put: _Optional[_Union[PutCommand, _Mapping]] = ..., delete: _Optional[_Union[DeleteCommand, _Mapping]] = ..., touch: _Optional[_Union[TouchCommand, _Mapping]] = ..., operate: _Optional[_Union[OperateCommand, _Mapping]] = ..., read: _Optional[_Union[ReadCommand, _Mapping]] = ..., batch: _Optional[_Union[BatchCommand, _Mapping]] = ..., truncate: _Optional[_Union[TruncateCommand, _Mapping]] = ...) -> None: ...
+    create_index: CreateIndexCommand
+    drop_index: DropIndexCommand
+    build_index: BuildIndexCommand
+    def __init__(self, client_id: _Optional[bytes] = ..., seq: _Optional[int] = ..., acked_seq: _Optional[int] = ..., put: _Optional[_Union[PutCommand, _Mapping]] = ..., delete: _Optional[_Union[DeleteCommand, _Mapping]] = ..., touch: _Optional[_Union[TouchCommand, _Mapping]] = ..., operate: _Optional[_Union[OperateCommand, _Mapping]] = ..., read: _Optional[_Union[ReadCommand, _Mapping]] = ..., batch: _Optional[_Union[BatchCommand, _Mapping]] = ..., truncate: _Optional[_Union[TruncateCommand, _Mapping]] = ..., create_index: _Optional[_Union[CreateIndexCommand, _Mapping]] = ..., drop_index: _Optional[_Union[DropIndexCommand, _Mapping]] = ..., build_index: _Optional[_Union[BuildIndexCommand, _Mapping]] = ...) -> None: ...
 
 class BatchCommand(_message.Message):
     __slots__ = ("items",)
@@ -160,3 +166,45 @@ class TruncateCommand(_message.Message):
     set: str
     before_ms: int
     def __init__(self, namespace: _Optional[str] = ..., set: _Optional[str] = ..., before_ms: _Optional[int] = ...) -> None: ...
+
+class IndexDefinition(_message.Message):
+    __slots__ = ("namespace", "name", "set", "bin", "type", "collection")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SET_FIELD_NUMBER: _ClassVar[int]
+    BIN_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    name: str
+    set: str
+    bin: str
+    type: int
+    collection: int
+    def __init__(self, namespace: _Optional[str] = ..., name: _Optional[str] = ..., set: _Optional[str] = ..., bin: _Optional[str] = ..., type: _Optional[int] = ..., collection: _Optional[int] = ...) -> None: ...
+
+class CreateIndexCommand(_message.Message):
+    __slots__ = ("definition",)
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    definition: IndexDefinition
+    def __init__(self, definition: _Optional[_Union[IndexDefinition, _Mapping]] = ...) -> None: ...
+
+class DropIndexCommand(_message.Message):
+    __slots__ = ("namespace", "name")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    name: str
+    def __init__(self, namespace: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class BuildIndexCommand(_message.Message):
+    __slots__ = ("namespace", "name", "cursor", "limit")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    name: str
+    cursor: bytes
+    limit: int
+    def __init__(self, namespace: _Optional[str] = ..., name: _Optional[str] = ..., cursor: _Optional[bytes] = ..., limit: _Optional[int] = ...) -> None: ...

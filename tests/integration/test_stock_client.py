@@ -106,6 +106,7 @@ def test_reflection_lists_the_services(shared_cluster: Cluster) -> None:
         "raftstore.v1.KV",
         "raftstore.v1.Cluster",
         "raftstore.v1.FaultInjection",
+        "raftstore.v1.Index",
         "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection",
     } <= services

@@ -17,6 +17,11 @@ Directives (each write or read is one entry unless grouped by ``entry``)::
     sweep [ns=N]                                           purge the rows markers hide
     dump                                                   every stored record
     session client=C                                       a client's dedup session
+    create-index name=I bin=B type=numeric|string [set=S] [collection=list|mapkeys|mapvalues]
+    drop-index name=I
+    build-index name=I [limit=N]        one build slice from the index's current cursor
+    indexes                             every index: state, then its rows in order
+    query [name=I] [bin=B] (eq=V | lo=V hi=V) [set=S] [filter=EXPR]   what a query returns
 
 Common arguments: ``ns=`` (default test), ``set=`` (default none), ``filter=EXPR``: a
 filter expression written with the builder's names (``raftstore_client.exp``: ``ge(
@@ -45,7 +50,10 @@ from raftstore_client import exp
 
 from raftstore.commands import (
     Batch,
+    BuildIndex,
+    CreateIndex,
     Delete,
+    DropIndex,
     Entry,
     Op,
     Operate,
@@ -57,12 +65,23 @@ from raftstore.commands import (
     Touch,
     Truncate,
 )
-from raftstore.errors import ParameterError, ResultCode
+from raftstore.errors import ParameterError, RaftstoreError, ResultCode
 from raftstore.expressions import parse_filter
 from raftstore.keys import Key
 from raftstore.namespaces import NamespaceConfig
 from raftstore.policy import GenPolicy, RecordExistsAction, WritePolicy
+from raftstore.query import IndexReader, QuerySpec, resolve, verify
 from raftstore.records import decode_record
+from raftstore.scan import Cursor, ScanSpec
+from raftstore.sindex import (
+    Collection,
+    IndexDef,
+    IndexType,
+    decode_index_value,
+    decode_state,
+    index_prefix,
+    split_row,
+)
 from raftstore.state_machine import StateMachine, decode_session
 from raftstore.storage.memory import MemoryStore
 from raftstore.truncation import hidden_rows
@@ -320,6 +339,80 @@ class Harness:
             f"floor={session.floor} last_seen={session.last_seen_ms} "
             f"cached={sorted(session.results)}"
         )
+
+    # --- secondary indexes ----------------------------------------------------------
+
+    def _do_create_index(self, case: TestCase) -> str:
+        definition = IndexDef(
+            case.arg("ns", "test"),
+            case.arg("name"),
+            case.arg("set", ""),
+            case.arg("bin"),
+            IndexType[case.arg("type").upper()],
+            Collection[case.arg("collection", "default").upper()],
+        )
+        return format_result(
+            self._apply([Request(CreateIndex(definition.namespace, definition))])[0]
+        )
+
+    def _do_drop_index(self, case: TestCase) -> str:
+        command = DropIndex(case.arg("ns", "test"), case.arg("name"))
+        return format_result(self._apply([Request(command)])[0])
+
+    def _do_build_index(self, case: TestCase) -> str:
+        name = case.arg("name")
+        data = self.store.index_defs().get(name)
+        cursor = decode_state(data).cursor if data is not None else b""
+        command = BuildIndex(case.arg("ns", "test"), name, cursor, int(case.arg("limit", "512")))
+        result = self._apply([Request(command)])[0]
+        return format_result(result) + "\n" + self._do_indexes(case)
+
+    def _do_indexes(self, case: TestCase) -> str:
+        lines = []
+        for name, data in sorted(self.store.index_defs().items()):
+            state = decode_state(data)
+            d = state.definition
+            where = f"{d.namespace}.{d.set_name or '*'}.{d.bin}"
+            status = "ready" if state.ready else "building"
+            cursor = self._label(state.cursor) if state.cursor else "-"
+            lines.append(
+                f"index {name} on {where} {d.type.name} {d.collection.name}: {status} "
+                f"cursor={cursor} examined={state.indexed}"
+            )
+            prefix = index_prefix(name)
+            for key in self.store.index_keys(prefix, prefix):
+                value, _, digest = split_row(prefix, key)
+                lines.append(f"  {decode_index_value(d.type, value)!r} -> {self._label(digest)}")
+        return "\n".join(lines) or "no indexes"
+
+    def _do_query(self, case: TestCase) -> str:
+        lo = evaluate(case.arg("eq")) if case.has("eq") else evaluate(case.arg("lo"))
+        hi = evaluate(case.arg("eq")) if case.has("eq") else evaluate(case.arg("hi"))
+        flt = parse_filter(filter_expression(case.arg("filter"))) if case.has("filter") else None
+        spec = QuerySpec(
+            ScanSpec(case.arg("ns", "test"), case.arg("set", "")),
+            case.arg("bin", ""),
+            lo,
+            hi,
+            index=case.arg("name", ""),
+            filter=flt,
+        )
+        states = {n: decode_state(d) for n, d in self.store.index_defs().items()}
+        try:
+            state, bounds = resolve(states, spec)
+        except RaftstoreError as e:
+            return format_result(Result(e.code, message=e.message))
+        reader = IndexReader(self.store, state.definition.name, bounds, 0, 4096, Cursor(0))
+        hits = reader.step()
+        assert hits is not None
+        out = []
+        for _, digest in hits:
+            ns = spec.scan.namespace
+            got = verify(spec, state, bounds, digest, self.store.get(ns, digest), self.now_ms)
+            if got is not None:
+                out.append(f"{self._label(digest)} {got.record.bins!r}")
+        skipped = len(hits) - len(out)
+        return "\n".join([*out, f"{len(out)} records ({skipped} index hits re-checked out)"])
 
     def _label(self, digest: bytes) -> str:
         return self.labels.get(digest, digest.hex()[:8])

@@ -34,7 +34,7 @@ from raftstore.security import (
     verify_password,
     verify_token,
 )
-from raftstore.v1 import cluster_pb2, kv_pb2, security_pb2, values_pb2
+from raftstore.v1 import cluster_pb2, index_pb2, kv_pb2, security_pb2, values_pb2
 
 SECRET = b"0123456789abcdef-secret"
 NOW = 1_700_000_000_000
@@ -259,7 +259,7 @@ def test_the_guard_refuses_missing_stale_and_revoked_tokens() -> None:
 def test_every_rpc_of_the_client_port_has_a_rule() -> None:
     from raftstore.v1 import testing_pb2
 
-    for pb in (kv_pb2, cluster_pb2, security_pb2):
+    for pb in (kv_pb2, cluster_pb2, security_pb2, index_pb2):
         for service in pb.DESCRIPTOR.services_by_name.values():
             for m in service.methods:
                 assert f"/{service.full_name}/{m.name}" in RULES
@@ -303,6 +303,13 @@ def test_batch_operate_needs_each_items_privilege_and_truncate_sys_admin() -> No
     with pytest.raises(RoleViolation):
         g.check(method, kv_pb2.BatchOperateRequest(items=[read, put]), _bearer("r"))
     g.check(method, kv_pb2.BatchOperateRequest(items=[read, put]), _bearer("rw"))
+    query = index_pb2.QueryRequest(scan=kv_pb2.ScanRequest(namespace="test", set="a"))
+    g.check("/raftstore.v1.Index/Query", query, _bearer("r"))
+    other = index_pb2.QueryRequest(scan=kv_pb2.ScanRequest(namespace="test", set="b"))
+    with pytest.raises(RoleViolation):
+        g.check("/raftstore.v1.Index/Query", other, _bearer("r"))
+    with pytest.raises(RoleViolation):
+        g.check("/raftstore.v1.Index/CreateIndex", index_pb2.CreateIndexRequest(), _bearer("rw"))
     truncate = kv_pb2.TruncateRequest(namespace="test", set="a")
     with pytest.raises(RoleViolation):
         g.check("/raftstore.v1.KV/Truncate", truncate, _bearer("rw"))
