@@ -126,6 +126,7 @@ def plan(
     mode: ReadMode,
     timeout: float,
     max_retries: int | None,
+    filter: Any = None,
 ) -> ScanPlan:
     """Check the arguments of a scan and build its plan (ParameterError,
     NamespaceNotFound)."""
@@ -155,6 +156,8 @@ def plan(
         page_size=page_size,
     )
     cv.read_policy_pb(mode, template.policy)
+    if filter is not None:
+        template.filter.CopyFrom(filter)
     return ScanPlan(
         namespace,
         partition_begin + partition_count,

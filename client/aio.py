@@ -334,6 +334,7 @@ class AsyncClient:
         records_per_second: int = 0,
         page_size: int = 0,
         read_mode: ReadMode | None = None,
+        filter: Expression | None = None,
         stream_timeout: float = _scan.STREAM_TIMEOUT,
     ) -> AsyncIterator[Record]:
         """An async iterator of records; see ``Client.scan`` (``async for rec in ...``)."""
@@ -351,6 +352,7 @@ class AsyncClient:
             mode=read_mode or self.read_mode,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            filter=filter,
         )
         return self._scan(plan, stream_timeout)
 

@@ -520,6 +520,7 @@ class Client:
         records_per_second: int = 0,
         page_size: int = 0,
         read_mode: ReadMode | None = None,
+        filter: Expression | None = None,
         stream_timeout: float = _scan.STREAM_TIMEOUT,
     ) -> Iterator[Record]:
         """Records of ``namespace`` (only set ``set`` when given) in partitions
@@ -531,6 +532,7 @@ class Client:
         ``records_per_second`` throttles (0: no limit); ``page_size`` is records per
         streamed message (0: the node's default). LINEARIZE (the default) reads each
         partition at its leader after a read index; ALLOW_REPLICA any replica's state.
+        ``filter``: only records this expression selects (``raftstore_client.exp``).
 
         Resumes after any failure from the last record returned (each record once); raises
         the last error after ``timeout`` seconds without progress. Arguments are checked
@@ -550,6 +552,7 @@ class Client:
             mode=read_mode or self.read_mode,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            filter=filter,
         )
         return self._scan(plan, stream_timeout)
 

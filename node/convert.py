@@ -268,6 +268,7 @@ def scan_spec(req: kv_pb2.ScanRequest) -> ScanSpec:
         records_per_second=req.records_per_second,
         page_size=req.page_size or DEFAULT_PAGE_SIZE,
         mode=mode,
+        filter=parse_filter(req.filter) if req.HasField("filter") else None,
     ).validate()
 
 

@@ -29,7 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from raftstore.errors import ParameterError
-from raftstore.keys import DIGEST_SIZE, N_PARTITIONS, partition_id
+from raftstore.expressions import Node, Subject, selects
+from raftstore.keys import DIGEST_SIZE, N_PARTITIONS, Key, partition_id
 from raftstore.policy import ReadMode
 from raftstore.records import Record, decode_record, is_expired
 from raftstore.storage.base import RecordStore
@@ -67,6 +68,7 @@ class ScanSpec:
     records_per_second: int = 0
     page_size: int = DEFAULT_PAGE_SIZE
     mode: ReadMode = ReadMode.LINEARIZE
+    filter: Node | None = None  # a parsed filter expression (raftstore.expressions)
 
     def validate(self) -> ScanSpec:
         """Self, or ParameterError naming the first problem."""
@@ -168,6 +170,10 @@ def select(
         return None
     if markers and hides(markers, spec.namespace, record):
         return None
+    if spec.filter is not None:
+        key = Key(spec.namespace, record.set_name, record.user_key, digest)
+        if not selects(spec.filter, Subject(record, key, now_ms)):
+            return None
     if spec.metadata_only:
         bins: dict = {}
     elif spec.bins is not None:

@@ -350,7 +350,7 @@ class PartitionFilter(_message.Message):
     def __init__(self, begin: _Optional[int] = ..., count: _Optional[int] = ..., after_digest: _Optional[bytes] = ...) -> None: ...
 
 class ScanRequest(_message.Message):
-    __slots__ = ("header", "namespace", "set", "bins", "metadata_only", "partition_filter", "records_per_second", "page_size", "policy")
+    __slots__ = ("header", "namespace", "set", "bins", "metadata_only", "partition_filter", "records_per_second", "page_size", "policy", "filter")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     SET_FIELD_NUMBER: _ClassVar[int]
@@ -360,6 +360,7 @@ class ScanRequest(_message.Message):
     RECORDS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     header: RequestHeader
     namespace: str
     set: str
@@ -369,7 +370,8 @@ class ScanRequest(_message.Message):
     records_per_second: int
     page_size: int
     policy: ReadPolicy
-    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., namespace: _Optional[str] = ..., set: _Optional[str] = ..., bins: _Optional[_Iterable[str]] = ..., metadata_only: _Optional[bool] = ..., partition_filter: _Optional[_Union[PartitionFilter, _Mapping]] = ..., records_per_second: _Optional[int] = ..., page_size: _Optional[int] = ..., policy: _Optional[_Union[ReadPolicy, _Mapping]] = ...) -> None: ...
+    filter: _exp_pb2.Expression
+    def __init__(self, header: _Optional[_Union[RequestHeader, _Mapping]] = ..., namespace: _Optional[str] = ..., set: _Optional[str] = ..., bins: _Optional[_Iterable[str]] = ..., metadata_only: _Optional[bool] = ..., partition_filter: _Optional[_Union[PartitionFilter, _Mapping]] = ..., records_per_second: _Optional[int] = ..., page_size: _Optional[int] = ..., policy: _Optional[_Union[ReadPolicy, _Mapping]] = ..., filter: _Optional[_Union[_exp_pb2.Expression, _Mapping]] = ...) -> None: ...
 
 class ScanResponse(_message.Message):
     __slots__ = ("records", "resume_partition", "resume_digest")

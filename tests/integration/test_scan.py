@@ -14,8 +14,9 @@ from pathlib import Path
 
 import grpc
 import pytest
-from raftstore_client import AsyncClient, Client, ReadMode
+from raftstore_client import AsyncClient, Client, ReadMode, exp
 
+from raftstore.errors import ParameterError
 from raftstore.keys import partition_id
 from raftstore.v1 import kv_pb2, kv_pb2_grpc
 from tests.integration.helpers import load_records, moved_terms, result_code, settled_terms
@@ -70,6 +71,19 @@ def test_set_filter_bins_and_metadata_only(loaded: tuple[Cluster, dict]) -> None
     assert all(r.bins == {"i": written[r.key[3]][1]} for r in in_b)
     assert digests(meta) == once(d for d, (s, _) in written.items() if s == "a")
     assert all(r.bins == {} and r.meta.gen == 1 and r.meta.ttl == -1 for r in meta)
+
+
+def test_a_filter_expression_selects_the_records_a_scan_returns(
+    loaded: tuple[Cluster, dict],
+) -> None:
+    cluster, written = loaded
+    wanted = exp.and_(exp.lt(exp.int_bin("i"), 500), exp.eq(exp.set_name(), "b"))
+    with Client(cluster.hosts, timeout=10) as client:
+        got = list(client.scan("test", filter=wanted, bins=["i"]))
+        with pytest.raises(ParameterError):  # a non-boolean filter is refused
+            list(client.scan("test", filter=exp.int_bin("i")))
+    expected = once(d for d, (s, i) in written.items() if s == "b" and i < 500)
+    assert digests(got) == expected and expected
 
 
 def test_a_partition_range_and_one_partition_after_a_digest(loaded: tuple[Cluster, dict]) -> None:
