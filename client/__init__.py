@@ -1,6 +1,7 @@
 """raftstore's Python client: ``Client`` (threads) and ``AsyncClient`` (asyncio).
 
-Importing it needs only grpcio, protobuf and xxhash — not RocksDB or pysyncobj.
+Importing it needs only grpcio, protobuf and xxhash (lark for `raftstore aql`) — not RocksDB
+or pysyncobj.
 """
 
 from raftstore_client import batch, exp, operations
