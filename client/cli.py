@@ -577,6 +577,9 @@ def build_parser() -> argparse.ArgumentParser:
     from raftstore_client.users import add_user_commands
 
     add_user_commands(admin, _hosts, _client)
+    from raftstore_client._backup_cli import add_backup_commands
+
+    add_backup_commands(sub, _hosts, _client)
     return parser
 
 
