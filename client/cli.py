@@ -580,6 +580,10 @@ def build_parser() -> argparse.ArgumentParser:
     from raftstore_client.aql import add_aql_command
 
     add_aql_command(sub, _hosts, _client)
+
+    from raftstore_client._backup_cli import add_backup_commands
+
+    add_backup_commands(sub, _hosts, _client)
     return parser
 
 

@@ -7,7 +7,8 @@ Exception tree::
 
     RaftstoreError                      (code, message, in_doubt)
     ├── ClientError                     -1  client-side misuse or failure
-    │   └── ServerNotAvailable          -8  no node could be reached
+    │   ├── ServerNotAvailable          -8  no node could be reached
+    │   └── BackupError                 -1  a backup directory or file that cannot be used
     ├── ServerError                      1  unexpected server condition
     ├── RecordError                         a condition of one record
     │   ├── RecordNotFound               2
@@ -128,6 +129,11 @@ class ClientError(RaftstoreError):
 
 class ServerNotAvailable(ClientError):
     default_code = ResultCode.SERVER_NOT_AVAILABLE
+
+
+class BackupError(ClientError):
+    """A backup directory, manifest or data file that cannot be used (missing, corrupt,
+    of another namespace or format version)."""
 
 
 class ServerError(RaftstoreError):
