@@ -193,15 +193,15 @@ def main() -> int:
             if out.returncode != 0:
                 raise SystemExit(f"bench failed: {out.stderr[-2000:]}")
             result = json.loads(out.stdout.strip().splitlines()[-1])
+        samples: collections.Counter[str] = collections.Counter()
+        for n in pids:  # read before the temporary folder (and its profiles) goes
+            samples.update(read_raw(raw_dir / f"{n}.txt"))
     finally:
         if args.raw_dir is None:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             shutil.rmtree(tmp / "cluster", ignore_errors=True)
 
-    samples: collections.Counter[str] = collections.Counter()
-    for n in pids:
-        samples.update(read_raw(raw_dir / f"{n}.txt"))
     ops = result["all"]["count"]
     writes = result["write"]["count"]
     entries = max(1, entries1 - entries0)
