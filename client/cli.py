@@ -9,7 +9,7 @@
     raftstore index create NS NAME --bin B --type numeric|string [--set S] [--collection C]
     raftstore index drop NS NAME | index list NS [--json]   secondary indexes and build state
     raftstore query NS [--set S] --bin B (--equals V | --between LO HI) [--filter-json F]
-    raftstore info [--json]                      nodes, group leaders, terms, applied indexes
+    raftstore info [--json]                      nodes, groups, leaders, expiry, stop-writes
     raftstore stats [--metrics-port P] [--json]  each host's figures, key=value, like asinfo
     raftstore bench --workload RU,50 ...         asbench-style load with a latency summary
     raftstore placement simulate --nodes 100     replica/leader balance over joins and leaves

@@ -15,7 +15,8 @@ _ROLE = {
 
 
 def cluster_info(client: Any) -> dict[str, Any]:
-    """Nodes (reachable or not), and per group: leader, term and each replica's indexes."""
+    """Nodes (reachable or not) with their namespaces' expiry counts and stop-writes state,
+    and per group: leader, term and each replica's indexes."""
     pmap = client.partition_map()
     nodes: list[dict[str, Any]] = []
     groups: dict[str, dict[str, Any]] = {
@@ -48,6 +49,18 @@ def cluster_info(client: Any) -> dict[str, Any]:
                 p.node_id for p in status.peers if p.connected and p.node_id != n.node_id
             ],
         )
+        entry["namespaces"] = {
+            ns.namespace: {
+                "expired_records": ns.expired_records,
+                "examined_records": ns.examined_records,
+                "sweeps": ns.sweeps,
+                "nsup_period_s": ns.nsup_period_seconds,
+                "stored_bytes": ns.stored_bytes,
+                "stop_writes_size": ns.stop_writes_size,
+                "stop_writes": ns.stop_writes,
+            }
+            for ns in status.namespaces
+        }
         nodes.append(entry)
         for g in status.groups:
             groups.setdefault(
@@ -60,6 +73,7 @@ def cluster_info(client: Any) -> dict[str, Any]:
                 "applied": g.applied_index,
                 "last_log": g.last_log_index,
                 "snapshot": g.snapshot_index,
+                "expired": g.expired_records,
             }
             if g.role == cluster_pb2.RAFT_ROLE_LEADER:
                 groups[g.group_id]["leader"], groups[g.group_id]["term"] = n.node_id, g.term
@@ -87,6 +101,22 @@ def _group_order(g: dict[str, Any]) -> tuple[str, int]:
     return ns, int(idx)
 
 
+def _namespace_lines(info: dict[str, Any]) -> list[str]:
+    """Per node and namespace: records expiry deleted, stored size against the cap."""
+    lines = ["", "namespaces (per node: expired records deleted, stored bytes / stop-writes cap):"]
+    for n in info["nodes"]:
+        for name, ns in sorted(n.get("namespaces", {}).items()):
+            period = f"every {ns['nsup_period_s']:g}s" if ns["nsup_period_s"] else "off"
+            cap = ns["stop_writes_size"] or "none"
+            flag = "  STOP-WRITES" if ns["stop_writes"] else ""
+            lines.append(
+                f"  {n['id']:<6} {name:<10} expired={ns['expired_records']} "
+                f"examined={ns['examined_records']} sweeps={ns['sweeps']} (nsup {period})  "
+                f"stored={ns['stored_bytes']} cap={cap}{flag}"
+            )
+    return lines
+
+
 def render_info(info: dict[str, Any]) -> str:
     lines = [f"cluster {info['cluster_id']}", "", "nodes:"]
     for n in info["nodes"]:
@@ -106,6 +136,7 @@ def render_info(info: dict[str, Any]) -> str:
             f"  {g['group']:<10} leader={g['leader'] or '-':<6} term={g['term']:<4} {replicas}"
         )
     lines.append("  (* marks the leader)")
+    lines += _namespace_lines(info)
     m = info.get("migrations", {})
     moving = m.get("moving_groups", [])
     active, pending = m.get("active_groups", []), m.get("pending_groups", [])

@@ -16,7 +16,8 @@ once every group applied it. The rows are deleted later by the ``Sweeper``.
 
 ``Sweeper`` deletes, on this node, the rows that truncation markers hide, group by group,
 in slices of ``slice_rows`` rows with a yield to the event loop between slices (see
-``raftstore.truncation`` for why local deletes are safe).
+``raftstore.truncation`` for why local deletes are safe), then compacts the group's column
+family off the loop so the freed bytes leave its size (``stop_writes``).
 
 Thread: everything runs on the node's event loop thread.
 """
@@ -35,6 +36,7 @@ from raftstore_node import convert
 from raftstore_node.forwarder import RelayedError
 from raftstore_node.routing import Group
 from raftstore_node.status import IN_DOUBT_KEY, RESULT_CODE_KEY
+from raftstore_node.stop_writes import compact, grows
 
 from raftstore.commands import Batch, Command, Read, Request, Result, Truncate
 from raftstore.errors import ParameterError, RaftstoreError, ResultCode, error_for
@@ -120,6 +122,8 @@ class BatchServer:
             with self._admission.group(group.group_id, None):
                 if write:
                     self._admission.check_writable()
+                if grows(Batch(commands)):
+                    self._node.stop_writes.check(commands[0].key.namespace)
                 req = Request(Batch(commands), header.client_id, header.seq, header.acked_seq)
                 result = await self._propose(group, req, deadline, write)  # type: ignore[arg-type]
             if not result.batch:  # refused as a whole (a malformed session identity)
@@ -291,4 +295,5 @@ class Sweeper:
         self.purged += purged
         if purged:
             log.info("group %s: deleted %d truncated rows", gid, purged)
+            await compact(group)  # the freed bytes show in the size stop-writes reads
         return purged

@@ -21,6 +21,9 @@ Example (``raftstore local`` writes one per node)::
     default_ttl = 0
     max_record_size = 1048576
     partition_groups = 8
+    nsup_period = 120          # this node's settings (namespace_settings.py): expiry
+    nsup_deletes_per_second = 10000  # sweeps, their delete rate, and the stored size
+    stop_writes_size = "0"     # at which writes stop ("64M", "1G"; 0: no cap)
 
     [tls]                      # optional: the client port speaks only TLS (see tls.py)
     cert_file = "node.pem"
@@ -75,7 +78,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from raftstore_node import namespace_settings
 from raftstore_node.admission import Limits
+from raftstore_node.namespace_settings import NamespaceSettings
 from raftstore_node.tls import TLSSettings
 from raftstore_node.tls import from_toml as tls_from_toml
 
@@ -127,6 +132,12 @@ class NodeConfig:
     limits: Limits = field(default_factory=Limits)  # admission bounds (admission.py)
     tls: TLSSettings | None = None  # TLS on the client port (tls.py)
     security: SecuritySettings = field(default_factory=lambda: SecuritySettings())
+    # namespace -> this node's expiry and stop-writes settings (namespace_settings.py)
+    namespace_settings: tuple[tuple[str, NamespaceSettings], ...] = ()
+
+    def settings_of(self, namespace: str) -> NamespaceSettings:
+        """This node's settings of ``namespace`` (the defaults if its table has none)."""
+        return dict(self.namespace_settings).get(namespace, namespace_settings.DEFAULTS)
 
     @property
     def me(self) -> Member:
@@ -196,17 +207,22 @@ def _members(raw: object) -> tuple[Member, ...]:
     return tuple(members)
 
 
-def _namespaces(raw: object, n_members: int) -> tuple[NamespaceConfig, ...]:
+def _namespaces(
+    raw: object, n_members: int
+) -> tuple[tuple[NamespaceConfig, ...], tuple[tuple[str, NamespaceSettings], ...]]:
     if raw is None:
         raw = [{"name": "test", "replication_factor": min(3, n_members)}]
     if not isinstance(raw, list):
         raise ConfigError("[[namespace]] must be a list of tables")
-    allowed = {f.name for f in fields(NamespaceConfig)}
+    allowed = {f.name for f in fields(NamespaceConfig)} | namespace_settings.KEYS
     out = []
+    settings = []
     for ns in raw:
         if not isinstance(ns, dict) or "name" not in ns or set(ns) - allowed:
             raise ConfigError(f"namespace {ns!r}: allowed keys are {sorted(allowed)}")
-        cfg = NamespaceConfig(**ns).validate()
+        own, node_settings = namespace_settings.split(ns)
+        cfg = NamespaceConfig(**own).validate()
+        settings.append((cfg.name, node_settings))
         if cfg.replication_factor > n_members:
             raise ConfigError(
                 f"namespace {cfg.name}: replication_factor {cfg.replication_factor} exceeds "
@@ -216,7 +232,7 @@ def _namespaces(raw: object, n_members: int) -> tuple[NamespaceConfig, ...]:
     names = [n.name for n in out]
     if len(set(names)) != len(names):
         raise ConfigError(f"namespace names must be unique: {names}")
-    return tuple(out)
+    return tuple(out), tuple(settings)
 
 
 def _timing(raw: object) -> RaftTiming:
@@ -325,13 +341,15 @@ def build_config(doc: dict[str, Any], *, base: Path, **overrides: Any) -> NodeCo
     if not isinstance(data_dir, str) or not data_dir:
         raise ConfigError("data_dir is required")
     cluster_id = _check_id(doc.get("cluster_id", "raftstore"), "cluster_id")
+    namespaces, settings = _namespaces(doc.get("namespace"), len(members))
     return NodeConfig(
         node_id=node_id,
         data_dir=(base / data_dir).resolve(),
         cluster_id=cluster_id,
         secret=_secret(doc, base),
         members=members,
-        namespaces=_namespaces(doc.get("namespace"), len(members)),
+        namespaces=namespaces,
+        namespace_settings=settings,
         timing=_timing(doc.get("raft")),
         limits=Limits.from_toml(doc.get("limits")),
         tls=tls_from_toml(doc.get("tls"), base),

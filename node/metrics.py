@@ -18,6 +18,10 @@ Families (every name starts ``raftstore_``):
 | ``request_duration_seconds`` | histogram | command, result | gRPC interceptor |
 | ``proposals_total``, ``proposals_failed_total`` | counter | kind (write, read) | kv.propose |
 | ``journal_fsync_duration_seconds`` | histogram | | ``journal._fdatasync`` |
+| ``expired_records_total``, ``nsup_examined_records_total`` | counter | namespace | ``nsup`` |
+| ``group_expired_records_total`` | counter | group | ``nsup`` (while this node led it) |
+| ``namespace_stored_bytes``, ``namespace_stop_writes_size_bytes`` | gauge | namespace | |
+| ``namespace_stop_writes`` | gauge 0/1 | namespace | ``stop_writes`` |
 
 Group, store and disk figures are read when Prometheus scrapes (``NodeCollector``), so the
 request path pays nothing for them. ``result`` is the Aerospike result code name (``OK``,
@@ -40,7 +44,7 @@ from typing import Any
 
 import grpc
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from raftstore_node.status import RESULT_CODE_KEY
 
@@ -192,6 +196,36 @@ class NodeCollector:
         yield from self._group_families()
         yield from self._engine_families()
         yield from self._disk_families()
+        yield from self._namespace_families()
+
+    def _namespace_families(self) -> Iterator[Metric]:
+        nsup = getattr(self._node, "nsup", None)
+        stop = getattr(self._node, "stop_writes", None)
+        if nsup is None or stop is None:
+            return
+        ns_label = ["namespace"]
+        expired = CounterMetricFamily(
+            "raftstore_expired_records", "expired records this node's nsup deleted", labels=ns_label
+        )
+        examined = CounterMetricFamily(
+            "raftstore_nsup_examined_records", "records nsup sweeps examined", labels=ns_label
+        )
+        by_group = CounterMetricFamily(
+            "raftstore_group_expired_records", "expired records nsup deleted", labels=["group"]
+        )
+        size = _gauge("namespace_stored_bytes", "the namespace's bytes on this node", ns_label)
+        cap = _gauge("namespace_stop_writes_size_bytes", "stop-writes cap (0: none)", ns_label)
+        stopped = _gauge("namespace_stop_writes", "1 while growing writes are refused", ns_label)
+        for ns in nsup.namespaces():
+            stats = nsup.stats_of(ns)
+            expired.add_metric([ns], stats.expired)
+            examined.add_metric([ns], stats.examined)
+            size.add_metric([ns], stop.sizes.get(ns, 0))
+            cap.add_metric([ns], stop.cap(ns))
+            stopped.add_metric([ns], 1 if stop.stopped(ns) else 0)
+        for gid, count in sorted(nsup.group_expired.items()):
+            by_group.add_metric([gid], count)
+        yield from (expired, examined, by_group, size, cap, stopped)
 
     def _node_families(self) -> Iterator[Metric]:
         config = self._node.config

@@ -35,6 +35,7 @@ from raftstore_node.leaders import LeaderTable
 from raftstore_node.membership import Membership
 from raftstore_node.meta import SYSTEM_NAMESPACE_CONFIG
 from raftstore_node.metrics import MetricsInterceptor, MetricsServer
+from raftstore_node.nsup import Nsup
 from raftstore_node.parsing import RequestParser, receive_limit, request_limit
 from raftstore_node.peer_rpc import PeerRPC
 from raftstore_node.rebalance import Rebalancer
@@ -44,6 +45,7 @@ from raftstore_node.services.faults import FaultInjectionService
 from raftstore_node.services.index import IndexService
 from raftstore_node.services.kv import KVService, now_ms, propose
 from raftstore_node.services.security import SecurityService
+from raftstore_node.stop_writes import StopWrites
 
 from raftstore.commands import Read, Request, Result
 from raftstore.errors import Timeout
@@ -95,6 +97,8 @@ class RaftstoreNode:
                 config.secret, config.security.token_ttl, lambda: self.membership.state.users
             )
         self.sweeper = Sweeper(self.groups)
+        self.nsup = Nsup(self.groups, lambda ns: self.config.settings_of(ns))
+        self.stop_writes = StopWrites(self.groups, lambda ns: self.config.settings_of(ns))
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -172,6 +176,8 @@ class RaftstoreNode:
             self._tasks.append(loop.create_task(self._balance_leaders()))
         self._tasks.append(loop.create_task(readiness.watch(self)))
         self._tasks.append(loop.create_task(self.sweeper.run()))
+        self._tasks.append(loop.create_task(self.nsup.run()))
+        self._tasks.append(loop.create_task(self.stop_writes.run()))
         self._tasks.append(loop.create_task(IndexBuilder(self.groups).run()))
         if self.config.metrics_port:
             host = self.config.bind(self.config.me.client)[0]

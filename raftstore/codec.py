@@ -21,6 +21,8 @@ from raftstore.commands import (
     Delete,
     DropIndex,
     Entry,
+    Expire,
+    ExpiredRecord,
     Op,
     Operate,
     OpType,
@@ -104,6 +106,13 @@ def _encode_command(cmd: Command, out: pb.Request) -> None:
         out.truncate.namespace = cmd.namespace
         out.truncate.set = cmd.set_name
         out.truncate.before_ms = cmd.before_ms
+    elif isinstance(cmd, Expire):
+        out.expire.namespace = cmd.namespace
+        out.expire.now_ms = cmd.now_ms
+        for r in cmd.records:
+            out.expire.records.add(
+                digest=r.digest, generation=r.generation, void_time_ms=r.void_time_ms
+            )
     elif isinstance(cmd, (CreateIndex, DropIndex, BuildIndex)):
         _encode_index_command(cmd, out)
     else:
@@ -184,6 +193,8 @@ def _decode_command(msg: pb.Request, nested: bool = False) -> Command:
     if kind == "truncate" and not nested:
         t = msg.truncate
         return Truncate(t.namespace, t.set, t.before_ms)
+    if kind == "expire" and not nested:
+        return _decode_expire(msg.expire)
     if kind == "put":
         bins = unpack(msg.put.bins)
         if not isinstance(bins, dict):
@@ -216,6 +227,15 @@ def _decode_command(msg: pb.Request, nested: bool = False) -> Command:
         b = msg.build_index
         return BuildIndex(b.namespace, b.name, b.cursor, b.limit)
     raise CodecError(f"unknown command kind {kind!r}")
+
+
+def _decode_expire(msg: pb.ExpireCommand) -> Expire:
+    records = []
+    for r in msg.records:
+        if len(r.digest) != 16:
+            raise CodecError("digest must be 16 bytes")
+        records.append(ExpiredRecord(r.digest, r.generation, r.void_time_ms))
+    return Expire(msg.namespace, msg.now_ms, tuple(records))
 
 
 def _decode_filter(msg: pb.PutCommand | pb.ReadCommand) -> Node | None:

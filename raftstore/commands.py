@@ -152,6 +152,29 @@ class Truncate:
 
 
 @dataclass(frozen=True, slots=True)
+class ExpiredRecord:
+    """A record an nsup sweep found expired, as it saw it (``raftstore.expiry``)."""
+
+    digest: bytes
+    generation: int
+    void_time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Expire:
+    """nsup: delete each listed record of ``namespace`` that is still as the sweep saw it
+    (same generation and void time) and expired at ``now_ms`` — the proposing leader's
+    clock, capped at the entry's ``now_ms`` — with its secondary-index rows. A record
+    rewritten since (new generation or TTL), deleted or truncated is left alone. Its
+    Result holds the number deleted in ``generation``. ``filter`` is unused."""
+
+    namespace: str
+    now_ms: int
+    records: tuple[ExpiredRecord, ...]
+    filter: None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CreateIndex:
     """Define a secondary index in this group (``raftstore.sindex``): BUILDING until
     ``BuildIndex`` slices have covered the existing records. The same definition again
@@ -185,7 +208,17 @@ class BuildIndex:
 
 
 Command: TypeAlias = (
-    Put | Delete | Touch | Operate | Read | Batch | Truncate | CreateIndex | DropIndex | BuildIndex
+    Put
+    | Delete
+    | Touch
+    | Operate
+    | Read
+    | Batch
+    | Truncate
+    | Expire
+    | CreateIndex
+    | DropIndex
+    | BuildIndex
 )
 
 
@@ -219,7 +252,7 @@ class Result:
     ``op_results`` lists (bin, value) for each operate op that returns a value, in order.
     ``void_time_ms`` 0 means the record never expires. A Batch's own Result holds one
     Result per command in ``batch``; a Truncate's holds its effective lut in
-    ``last_update_ms``.
+    ``last_update_ms``; an Expire's the number of records it deleted in ``generation``.
     """
 
     code: ResultCode = ResultCode.OK

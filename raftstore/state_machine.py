@@ -17,7 +17,8 @@ absent record answers KEY_NOT_FOUND first), against the live record or its absen
 A ``Batch`` applies its commands in order, each as above, with one Result each
 (``Result.batch``); a ``Truncate`` records a truncation marker that makes the records it
 covers absent to every later read (``raftstore.truncation``), and a write after it gets a
-last-update above the marker's lut.
+last-update above the marker's lut; an ``Expire`` (nsup, ``raftstore.expiry``) deletes the
+listed records that are still unchanged and expired, with their index rows.
 
 Secondary indexes (``raftstore.sindex``): whenever the overlay stages a record, it also
 stages the index rows that change with it (the stored record's values, expired or not,
@@ -54,6 +55,8 @@ from raftstore.commands import (
     Delete,
     DropIndex,
     Entry,
+    Expire,
+    ExpiredRecord,
     Operate,
     Put,
     Read,
@@ -75,6 +78,7 @@ from raftstore.errors import (
     RecordTooBig,
     ResultCode,
 )
+from raftstore.expiry import still_expired
 from raftstore.expressions import BinRead, Call, ExpType, Literal, MetaRead, Subject, selects
 from raftstore.keys import DIGEST_SIZE, Key, UserKey, user_key_bytes, validate_set
 from raftstore.namespaces import NamespaceConfig
@@ -473,8 +477,10 @@ class StateMachine:
         return Result(batch=tuple(self._batch_item(c, view, now_ms) for c in cmd.commands))
 
     def _batch_item(self, command: Command, view: _Overlay, now_ms: int) -> Result:
-        if isinstance(command, (Batch, Truncate)):
-            return _error(ResultCode.PARAMETER_ERROR, "a batch cannot hold a batch or truncate")
+        if isinstance(command, (Batch, Truncate, Expire)):
+            return _error(
+                ResultCode.PARAMETER_ERROR, "a batch cannot hold a batch, truncate or expire"
+            )
         return self._execute(command, view, now_ms)
 
     def _truncate(self, cmd: Truncate, view: _Overlay, now_ms: int) -> Result:
@@ -492,6 +498,32 @@ class StateMachine:
         lut = max(lut, view.marker(cmd.namespace, set_name))  # a marker never shrinks
         view.put_marker(cmd.namespace, set_name, lut)
         return Result(last_update_ms=lut)
+
+    def _expire(self, cmd: Expire, view: _Overlay, now_ms: int) -> Result:
+        """Delete each listed record still as the sweep saw it and expired (see Expire)."""
+        if not isinstance(cmd.namespace, str) or cmd.namespace not in self._namespaces:
+            raise NamespaceNotFound(f"namespace {cmd.namespace!r} is not configured")
+        if isinstance(cmd.now_ms, bool) or not isinstance(cmd.now_ms, int):
+            raise ParameterError("expire now_ms must be an int")
+        if not isinstance(cmd.records, tuple) or not all(
+            isinstance(r, ExpiredRecord)
+            and isinstance(r.digest, bytes)
+            and len(r.digest) == DIGEST_SIZE
+            for r in cmd.records
+        ):
+            raise ParameterError(
+                f"expire records must be ExpiredRecords of {DIGEST_SIZE}-byte digests"
+            )
+        at = min(cmd.now_ms, now_ms)
+        deleted = 0
+        for seen in cmd.records:
+            record = view.record_at(cmd.namespace, seen.digest)
+            if still_expired(record, seen, at):
+                assert record is not None
+                key = Key(cmd.namespace, record.set_name, None, seen.digest)
+                view.put_record(key, None, None)  # its index rows go in the same batch
+                deleted += 1
+        return Result(generation=deleted)
 
     def _read(self, cmd: Read, view: _Overlay, now_ms: int) -> Result:
         self._namespace(cmd.key)
@@ -566,6 +598,7 @@ _HANDLERS: dict[type, Callable[[StateMachine, Any, _Overlay, int], Result]] = {
     Read: StateMachine._read,
     Batch: StateMachine._batch,
     Truncate: StateMachine._truncate,
+    Expire: StateMachine._expire,
     CreateIndex: StateMachine._create_index,
     DropIndex: StateMachine._drop_index,
     BuildIndex: StateMachine._build_index,

@@ -117,8 +117,26 @@ class ClusterService(cluster_pb2_grpc.ClusterServicer):
                 first_log_index=st["first_log_index"],
                 log_entries=st["log_entries"],
                 snapshot_index=st["snapshot_index"],
+                expired_records=self._node.nsup.group_expired[st["group_id"]],
             )
+        self._namespace_status(status.namespaces)
         return status
+
+    def _namespace_status(self, out: Any) -> None:
+        """Per namespace this node holds: expiry counters and stop-writes state."""
+        nsup, stop = self._node.nsup, self._node.stop_writes
+        for ns in nsup.namespaces():
+            stats = nsup.stats_of(ns)
+            out.add(
+                namespace=ns,
+                expired_records=stats.expired,
+                examined_records=stats.examined,
+                sweeps=stats.sweeps,
+                nsup_period_seconds=self._node.config.settings_of(ns).nsup_period,
+                stored_bytes=stop.sizes.get(ns, 0),
+                stop_writes_size=stop.cap(ns),
+                stop_writes=stop.stopped(ns),
+            )
 
     # --- administration -----------------------------------------------------------------
 

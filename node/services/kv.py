@@ -8,7 +8,8 @@ goes through the log as well (a read barrier), so a deposed leader cannot answer
 stale state; an ALLOW_REPLICA read is answered from this replica's applied state.
 
 Admission (``admission.py``) bounds the work in flight: node-wide around every handler,
-per group and per record around the local proposal or read. A request over
+per group and per record around the local proposal or read; a write that can grow a
+namespace at its ``stop_writes_size`` is refused there too (``stop_writes.py``). A request over
 ``INLINE_BYTES`` is converted on the ``convert`` thread, off the event loop.
 """
 
@@ -30,6 +31,7 @@ from raftstore_node.forwarder import RelayedError
 from raftstore_node.metrics import count_proposal
 from raftstore_node.routing import Group
 from raftstore_node.scan import ScanServer
+from raftstore_node.stop_writes import grows
 
 from raftstore.commands import Read, Request, Result
 from raftstore.errors import (
@@ -138,6 +140,8 @@ class KVService(kv_pb2_grpc.KVServicer):
 
         async def local(deadline: float) -> Any:
             with self._admission.group(group.group_id, command.key.digest):
+                if grows(command):  # a namespace at its stop_writes_size: FORBIDDEN
+                    self._node.stop_writes.check(command.key.namespace)
                 req = self._request(request.header, command)
                 result = await propose(group, req, deadline, True)
             return _with_token(respond(command.key, _raise_for(result), now_ms()), group)

@@ -36,6 +36,7 @@ class InMemoryGroup:
         self.down: set[str] = set()
         self.replicas: dict[str, InMemoryReplica] = {}
         self.commit = 0
+        self.now_ms = 0  # the leader's clock stamped on every entry (tests set it)
 
     def replica(self, node_id: str) -> InMemoryReplica:
         if node_id not in self.replicas:
@@ -89,7 +90,7 @@ class InMemoryReplica:
         if not self.is_leader or not self._group.has_majority():
             fut.set_exception(PartitionUnavailable(f"{self.group_id}: no majority here"))
             return fut
-        index = self._group.append(Entry(0, (request,)))
+        index = self._group.append(Entry(self._group.now_ms, (request,)))
         fut.set_result(self.results[index][0])
         return fut
 

@@ -244,6 +244,12 @@ class GroupStore:
             "rocksdb.cur-size-all-mem-tables"
         )
 
+    def compact(self) -> None:
+        """Compact the group's CF now, so that deleted rows stop counting in
+        ``approximate_size``. RocksDB is thread-safe here and rocksdict releases the GIL:
+        the node calls this off its event loop (the one exception to the thread rule)."""
+        self.db.compact_range(None, None)
+
     def property_int(self, name: str) -> int:
         """An integer RocksDB property of the group's CF (0 when unavailable)."""
         try:

@@ -185,7 +185,7 @@ class GetNodeStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GroupStatus(_message.Message):
-    __slots__ = ("group_id", "role", "term", "leader_node_id", "commit_index", "applied_index", "last_log_index", "first_log_index", "log_entries", "snapshot_index")
+    __slots__ = ("group_id", "role", "term", "leader_node_id", "commit_index", "applied_index", "last_log_index", "first_log_index", "log_entries", "snapshot_index", "expired_records")
     GROUP_ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     TERM_FIELD_NUMBER: _ClassVar[int]
@@ -196,6 +196,7 @@ class GroupStatus(_message.Message):
     FIRST_LOG_INDEX_FIELD_NUMBER: _ClassVar[int]
     LOG_ENTRIES_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    EXPIRED_RECORDS_FIELD_NUMBER: _ClassVar[int]
     group_id: str
     role: RaftRole
     term: int
@@ -206,10 +207,11 @@ class GroupStatus(_message.Message):
     first_log_index: int
     log_entries: int
     snapshot_index: int
-    def __init__(self, group_id: _Optional[str] = ..., role: _Optional[_Union[RaftRole, str]] = ..., term: _Optional[int] = ..., leader_node_id: _Optional[str] = ..., commit_index: _Optional[int] = ..., applied_index: _Optional[int] = ..., last_log_index: _Optional[int] = ..., first_log_index: _Optional[int] = ..., log_entries: _Optional[int] = ..., snapshot_index: _Optional[int] = ...) -> None: ...
+    expired_records: int
+    def __init__(self, group_id: _Optional[str] = ..., role: _Optional[_Union[RaftRole, str]] = ..., term: _Optional[int] = ..., leader_node_id: _Optional[str] = ..., commit_index: _Optional[int] = ..., applied_index: _Optional[int] = ..., last_log_index: _Optional[int] = ..., first_log_index: _Optional[int] = ..., log_entries: _Optional[int] = ..., snapshot_index: _Optional[int] = ..., expired_records: _Optional[int] = ...) -> None: ...
 
 class NodeStatus(_message.Message):
-    __slots__ = ("node_id", "cluster_id", "version", "client_address", "peer_address", "uptime_seconds", "peers", "groups", "unsafe_flags")
+    __slots__ = ("node_id", "cluster_id", "version", "client_address", "peer_address", "uptime_seconds", "peers", "groups", "unsafe_flags", "namespaces")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -219,6 +221,7 @@ class NodeStatus(_message.Message):
     PEERS_FIELD_NUMBER: _ClassVar[int]
     GROUPS_FIELD_NUMBER: _ClassVar[int]
     UNSAFE_FLAGS_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACES_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     cluster_id: str
     version: str
@@ -228,4 +231,25 @@ class NodeStatus(_message.Message):
     peers: _containers.RepeatedCompositeFieldContainer[NodeInfo]
     groups: _containers.RepeatedCompositeFieldContainer[GroupStatus]
     unsafe_flags: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, node_id: _Optional[str] = ..., cluster_id: _Optional[str] = ..., version: _Optional[str] = ..., client_address: _Optional[str] = ..., peer_address: _Optional[str] = ..., uptime_seconds: _Optional[float] = ..., peers: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[GroupStatus, _Mapping]]] = ..., unsafe_flags: _Optional[_Iterable[str]] = ...) -> None: ...
+    namespaces: _containers.RepeatedCompositeFieldContainer[NamespaceStatus]
+    def __init__(self, node_id: _Optional[str] = ..., cluster_id: _Optional[str] = ..., version: _Optional[str] = ..., client_address: _Optional[str] = ..., peer_address: _Optional[str] = ..., uptime_seconds: _Optional[float] = ..., peers: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[GroupStatus, _Mapping]]] = ..., unsafe_flags: _Optional[_Iterable[str]] = ..., namespaces: _Optional[_Iterable[_Union[NamespaceStatus, _Mapping]]] = ...) -> None: ...
+
+class NamespaceStatus(_message.Message):
+    __slots__ = ("namespace", "expired_records", "examined_records", "sweeps", "nsup_period_seconds", "stored_bytes", "stop_writes_size", "stop_writes")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRED_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    EXAMINED_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    SWEEPS_FIELD_NUMBER: _ClassVar[int]
+    NSUP_PERIOD_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    STORED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    STOP_WRITES_SIZE_FIELD_NUMBER: _ClassVar[int]
+    STOP_WRITES_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    expired_records: int
+    examined_records: int
+    sweeps: int
+    nsup_period_seconds: float
+    stored_bytes: int
+    stop_writes_size: int
+    stop_writes: bool
+    def __init__(self, namespace: _Optional[str] = ..., expired_records: _Optional[int] = ..., examined_records: _Optional[int] = ..., sweeps: _Optional[int] = ..., nsup_period_seconds: _Optional[float] = ..., stored_bytes: _Optional[int] = ..., stop_writes_size: _Optional[int] = ..., stop_writes: _Optional[bool] = ...) -> None: ...

@@ -122,7 +122,7 @@ class ReadCommand(_message.Message):
     def __init__(self, key: _Optional[_Union[CommandKey, _Mapping]] = ..., all_bins: _Optional[bool] = ..., bins: _Optional[_Iterable[str]] = ..., header_only: _Optional[bool] = ..., filter: _Optional[_Union[_exp_pb2.Expression, _Mapping]] = ...) -> None: ...
 
 class Request(_message.Message):
-    __slots__ = ("client_id", "seq", "acked_seq", "put", "delete", "touch", "operate", "read", "batch", "truncate", "create_index", "drop_index", "build_index")
+    __slots__ = ("client_id", "seq", "acked_seq", "put", "delete", "touch", "operate", "read", "batch", "truncate", "expire", "create_index", "drop_index", "build_index")
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     ACKED_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +133,7 @@ class Request(_message.Message):
     READ_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
     TRUNCATE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_FIELD_NUMBER: _ClassVar[int]
     CREATE_INDEX_FIELD_NUMBER: _ClassVar[int]
     DROP_INDEX_FIELD_NUMBER: _ClassVar[int]
     BUILD_INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -146,10 +147,11 @@ class Request(_message.Message):
     read: ReadCommand
     batch: BatchCommand
     truncate: TruncateCommand
+    expire: ExpireCommand
     create_index: CreateIndexCommand
     drop_index: DropIndexCommand
     build_index: BuildIndexCommand
-    def __init__(self, client_id: _Optional[bytes] = ..., seq: _Optional[int] = ..., acked_seq: _Optional[int] = ..., put: _Optional[_Union[PutCommand, _Mapping]] = ..., delete: _Optional[_Union[DeleteCommand, _Mapping]] = ..., touch: _Optional[_Union[TouchCommand, _Mapping]] = ..., operate: _Optional[_Union[OperateCommand, _Mapping]] = ..., read: _Optional[_Union[ReadCommand, _Mapping]] = ..., batch: _Optional[_Union[BatchCommand, _Mapping]] = ..., truncate: _Optional[_Union[TruncateCommand, _Mapping]] = ..., create_index: _Optional[_Union[CreateIndexCommand, _Mapping]] = ..., drop_index: _Optional[_Union[DropIndexCommand, _Mapping]] = ..., build_index: _Optional[_Union[BuildIndexCommand, _Mapping]] = ...) -> None: ...
+    def __init__(self, client_id: _Optional[bytes] = ..., seq: _Optional[int] = ..., acked_seq: _Optional[int] = ..., put: _Optional[_Union[PutCommand, _Mapping]] = ..., delete: _Optional[_Union[DeleteCommand, _Mapping]] = ..., touch: _Optional[_Union[TouchCommand, _Mapping]] = ..., operate: _Optional[_Union[OperateCommand, _Mapping]] = ..., read: _Optional[_Union[ReadCommand, _Mapping]] = ..., batch: _Optional[_Union[BatchCommand, _Mapping]] = ..., truncate: _Optional[_Union[TruncateCommand, _Mapping]] = ..., expire: _Optional[_Union[ExpireCommand, _Mapping]] = ..., create_index: _Optional[_Union[CreateIndexCommand, _Mapping]] = ..., drop_index: _Optional[_Union[DropIndexCommand, _Mapping]] = ..., build_index: _Optional[_Union[BuildIndexCommand, _Mapping]] = ...) -> None: ...
 
 class BatchCommand(_message.Message):
     __slots__ = ("items",)
@@ -166,6 +168,26 @@ class TruncateCommand(_message.Message):
     set: str
     before_ms: int
     def __init__(self, namespace: _Optional[str] = ..., set: _Optional[str] = ..., before_ms: _Optional[int] = ...) -> None: ...
+
+class ExpireCommand(_message.Message):
+    __slots__ = ("namespace", "now_ms", "records")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    NOW_MS_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    now_ms: int
+    records: _containers.RepeatedCompositeFieldContainer[ExpiredRecord]
+    def __init__(self, namespace: _Optional[str] = ..., now_ms: _Optional[int] = ..., records: _Optional[_Iterable[_Union[ExpiredRecord, _Mapping]]] = ...) -> None: ...
+
+class ExpiredRecord(_message.Message):
+    __slots__ = ("digest", "generation", "void_time_ms")
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    VOID_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    digest: bytes
+    generation: int
+    void_time_ms: int
+    def __init__(self, digest: _Optional[bytes] = ..., generation: _Optional[int] = ..., void_time_ms: _Optional[int] = ...) -> None: ...
 
 class IndexDefinition(_message.Message):
     __slots__ = ("namespace", "name", "set", "bin", "type", "collection")

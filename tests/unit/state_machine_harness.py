@@ -15,6 +15,9 @@ Directives (each write or read is one entry unless grouped by ``entry``)::
                                                            the batch's: for lines without one)
     truncate [ns=N] [set=S] [before=MS] [SESSION]          a Truncate request
     sweep [ns=N]                                           purge the rows markers hide
+    nsup-scan [ns=N] [limit=N]      an nsup sweep: list the records expired at now
+    nsup-apply [ns=N] [now=MS]      propose an Expire of what nsup-scan listed (its clock:
+                                    the scan's, or now=MS), applied at the current now
     dump                                                   every stored record
     session client=C                                       a client's dedup session
     create-index name=I bin=B type=numeric|string [set=S] [collection=list|mapkeys|mapvalues]
@@ -55,6 +58,8 @@ from raftstore.commands import (
     Delete,
     DropIndex,
     Entry,
+    Expire,
+    ExpiredRecord,
     Op,
     Operate,
     OpType,
@@ -66,6 +71,7 @@ from raftstore.commands import (
     Truncate,
 )
 from raftstore.errors import ParameterError, RaftstoreError, ResultCode
+from raftstore.expiry import expired_rows
 from raftstore.expressions import parse_filter
 from raftstore.keys import Key
 from raftstore.namespaces import NamespaceConfig
@@ -241,6 +247,7 @@ class Harness:
         self.now_ms = 1000
         self.index = 0
         self.labels: dict[bytes, str] = {}
+        self.swept: tuple[int, tuple[ExpiredRecord, ...]] = (0, ())  # nsup-scan: now, found
 
     @property
     def machine(self) -> StateMachine:
@@ -302,6 +309,29 @@ class Harness:
             purged += len(hidden)
             if after is None:
                 return f"purged {purged}"
+
+    def _do_nsup_scan(self, case: TestCase) -> str:
+        ns, after, limit = case.arg("ns", "test"), None, int(case.arg("limit", "2"))
+        found: list[ExpiredRecord] = []
+        examined = 0
+        while True:
+            part = expired_rows(self.store, ns, after, limit, self.now_ms)
+            found += part.expired
+            examined += part.examined
+            after = part.cursor
+            if after is None:
+                break
+        self.swept = (self.now_ms, tuple(found))
+        lines = [f"{self._label(r.digest)} gen={r.generation} void={r.void_time_ms}" for r in found]
+        return "\n".join([*lines, f"examined {examined}, expired {len(found)}"])
+
+    def _do_nsup_apply(self, case: TestCase) -> str:
+        now, found = self.swept
+        command = Expire(case.arg("ns", "test"), int(case.arg("now", str(now))), found)
+        result = self._apply([Request(command)])[0]
+        if not result.ok:
+            return format_result(result)
+        return f"OK deleted={result.generation}"
 
     def _do_namespace(self, case: TestCase) -> str:
         config = NamespaceConfig(
