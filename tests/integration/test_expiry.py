@@ -8,13 +8,16 @@ once full, keeps serving reads and deletes, and takes writes again after a trunc
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from raftstore_client import Client, Forbidden
 from raftstore_client.batch import BatchDelete, BatchWrite
 from raftstore_client.info import cluster_info
@@ -56,6 +59,22 @@ def _namespace_stats(client: Client, namespace: str) -> list[dict]:
     return [n["namespaces"][namespace] for n in info["nodes"] if n["up"]]
 
 
+def _metric(cluster: Cluster, name: str, namespace: str) -> list[float]:
+    """The value of ``name``{namespace=...} on every node's /metrics."""
+    values = []
+    for node_id in cluster.ids:
+        url = f"http://{cluster.node(node_id).metrics}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            text = resp.read().decode()
+        for family in text_string_to_metric_families(text):
+            values += [
+                s.value
+                for s in family.samples
+                if s.name == name and s.labels.get("namespace") == namespace
+            ]
+    return values
+
+
 def test_stop_writes_refuses_growing_writes_until_a_truncate_makes_room(cluster: Cluster) -> None:
     with Client(cluster.hosts, timeout=10) as client:
         client.put(("capped", "s", "first"), {"v": 0})
@@ -64,16 +83,28 @@ def test_stop_writes_refuses_growing_writes_until_a_truncate_makes_room(cluster:
         for i in range(3000):  # 4 KiB each: 12 MiB at most, far past the 1 MiB cap
             if time.monotonic() > deadline:
                 break
+            key, bins = ("capped", "s", i), {"blob": os.urandom(4096), "i": i}
             try:
-                client.put(("capped", "s", i), {"blob": bytes(4096), "i": i})
-            except Forbidden as e:
-                refused = e
-                break
+                client.put(key, bins)
+            except Forbidden:
+                # The size is RocksDB's estimate: a memtable flush can lower it below the
+                # cap again. Stopped for good once refused after the next refresh too.
+                time.sleep(1.5)
+                try:
+                    client.put(key, bins)
+                except Forbidden as e:
+                    refused = e
+                    break
         assert refused is not None, "writes were never refused"
         assert refused.code == ResultCode.FORBIDDEN
         assert "'capped'" in str(refused) and "stop_writes_size 1048576" in str(refused)
         stats = _namespace_stats(client, "capped")
         assert any(s["stop_writes"] and s["stored_bytes"] >= 1048576 for s in stats), stats
+        assert 1.0 in _metric(cluster, "raftstore_namespace_stop_writes", "capped")
+        assert (
+            _metric(cluster, "raftstore_namespace_stop_writes_size_bytes", "capped")
+            == [1048576.0] * 3
+        )
         # Growing batch items are refused too; reads, deletes and other namespaces go on.
         (item,) = client.batch_write([BatchWrite(("capped", "s", "b"), bins={"v": 1})])
         assert item.result_code == ResultCode.FORBIDDEN
@@ -127,8 +158,8 @@ def test_expired_records_are_deleted_from_disk_with_their_index_rows(cluster: Cl
         before = sum(s["expired_records"] for s in _namespace_stats(client, "test"))
         for i in range(EXPIRING):
             client.put(("test", "ttl", i), {"n": i}, ttl=1)
-        for i in range(REWRITTEN):  # written again with a long TTL: they stay
-            client.put(("test", "ttl", i), {"n": i}, ttl=3600)
+            if i < REWRITTEN:  # written again at once with a long TTL: they stay
+                client.put(("test", "ttl", i), {"n": i}, ttl=3600)
         for i in range(KEPT):
             client.put(("test", "keep", i), {"n": i})
         want = EXPIRING - REWRITTEN
@@ -143,7 +174,8 @@ def test_expired_records_are_deleted_from_disk_with_their_index_rows(cluster: Cl
         )
         assert found == list(range(REWRITTEN))
         stats = _namespace_stats(client, "test")
-        assert all(s["sweeps"] > 0 and s["nsup_period_s"] == 1 for s in stats), stats
+        assert all(s["nsup_period_s"] == 1 for s in stats), stats
+        assert sum(s["sweeps"] for s in stats) > 0  # by the nodes leading the groups
         shown = subprocess.run(
             [
                 sys.executable,
@@ -159,6 +191,7 @@ def test_expired_records_are_deleted_from_disk_with_their_index_rows(cluster: Cl
         )
         assert shown.returncode == 0, shown.stderr
         assert "expired=" in shown.stdout and "cap=1048576" in shown.stdout, shown.stdout
+        assert sum(_metric(cluster, "raftstore_expired_records_total", "test")) == want
     # On disk, on every replica: only the rewritten and kept records, and their index rows.
     time.sleep(1.0)  # let followers apply the last Expire entries
     cluster.kill_all()
