@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from raftstore_node.cluster_state import SYSTEM_NAMESPACE
 from raftstore_node.namespace_settings import NamespaceSettings
 from raftstore_node.services.kv import now_ms, propose
 from raftstore_node.stop_writes import compact
@@ -46,7 +47,7 @@ from raftstore.replication.replica import Replica
 log = logging.getLogger("raftstore.nsup")
 TICK = 0.2  # seconds between looks for a namespace whose sweep is due
 SLICE_ROWS = 200  # rows read per slice (about 1 ms of the loop)
-EXPIRE_BATCH = 100  # records per Expire entry
+EXPIRE_BATCH = 50  # records per Expire entry (about 1 ms to apply on every replica)
 PROPOSE_TIMEOUT = 10.0
 
 
@@ -79,8 +80,9 @@ class Nsup:
         self._bucket_free_at = 0.0  # monotonic time the throttle's next delete is allowed
 
     def namespaces(self) -> list[str]:
-        """The namespaces this node holds groups of."""
-        return sorted({parse_group_id(gid)[0] for gid in list(self._groups)})
+        """The user namespaces this node holds groups of (not the cluster's metadata)."""
+        names = {parse_group_id(gid)[0] for gid in list(self._groups)}
+        return sorted(names - {SYSTEM_NAMESPACE})
 
     def stats_of(self, namespace: str) -> NamespaceExpiry:
         return self.stats.setdefault(namespace, NamespaceExpiry())
