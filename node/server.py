@@ -4,8 +4,10 @@ Threads: one asyncio event loop thread runs everything that touches Raft or stor
 state — gRPC handlers (grpc.aio), the peer mesh, the raft driver ticking every group,
 the WAL's writes and RocksDB applies; the WAL's fdatasyncs run on the driver's ``fsync``
 thread. The ``convert`` thread (one) turns large requests into commands (pure: it touches
-no Raft or stored state). gRPC's C core and RocksDB keep internal threads of their own; no
-Python code of raftstore runs on them.
+no Raft or stored state). The ``compact`` thread (one) compacts a group's column family
+after the truncation sweeper or nsup deleted rows from it (``stop_writes.compact``; RocksDB
+is thread-safe there and rocksdict releases the GIL). gRPC's C core and RocksDB keep
+internal threads of their own; no Python code of raftstore runs on them.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from raftstore_node.services.faults import FaultInjectionService
 from raftstore_node.services.index import IndexService
 from raftstore_node.services.kv import KVService, now_ms, propose
 from raftstore_node.services.security import SecurityService
-from raftstore_node.stop_writes import StopWrites
+from raftstore_node.stop_writes import StopWrites, compactions_done
 
 from raftstore.commands import Read, Request, Result
 from raftstore.errors import Timeout
@@ -299,6 +301,7 @@ class RaftstoreNode:
         await self.forwarder.close()
         if self.guard is not None:
             self.guard.close()
+        await compactions_done()  # a compaction must not outlive the engine
         for group in self.groups.values():
             group.close()
         self.engine.close()  # after the groups: they hold its column families

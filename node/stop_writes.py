@@ -15,7 +15,7 @@ per request. Deleted rows stop counting once compacted: the truncation sweeper a
 compact a group after deleting from it. It mirrors the node-wide disk check
 (``admission.DiskSpace`` and OUT_OF_SPACE), which protects the file system as a whole.
 
-Thread: the node's event loop thread.
+Thread: the node's event loop thread; compactions (``compact``) on the ``compact`` thread.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from raftstore_node.namespace_settings import NamespaceSettings
 from raftstore_node.parsing import RateLimitedLog
@@ -100,15 +101,30 @@ def _size(replica: Replica) -> int:
         return 0
 
 
+_COMPACT_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compact")
+_COMPACTING: set[Future[None]] = set()
+
+
 async def compact(replica: Replica) -> None:
-    """Compact the replica's column family off the event loop (after the truncation
-    sweeper or nsup deleted rows from it), so that the deleted rows stop counting in its
-    size; nothing for a store that cannot (a test double)."""
+    """Compact the replica's column family on the ``compact`` thread, off the event loop
+    (after the truncation sweeper or nsup deleted rows from it), so that the deleted rows
+    stop counting in its size; nothing for a store that cannot (a test double)."""
     store = replica.store
     run = getattr(store, "compact", None)
     if run is None:
         return
+    job = _COMPACT_POOL.submit(run)
+    _COMPACTING.add(job)
+    job.add_done_callback(_COMPACTING.discard)
     try:
-        await asyncio.get_running_loop().run_in_executor(None, run)
+        await asyncio.wrap_future(job)
     except Exception:  # a store closed or replaced under us: RocksDB compacts on its own
         log.debug("compaction of %s skipped", replica.group_id, exc_info=True)
+
+
+async def compactions_done() -> None:
+    """Wait for the compactions under way (the node stops only after them: a compaction
+    must not outlive the engine)."""
+    pending = list(_COMPACTING)
+    if pending:
+        await asyncio.to_thread(wait, pending)
