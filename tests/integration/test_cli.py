@@ -234,6 +234,12 @@ def test_a_second_local_cluster_with_a_different_size_is_refused(local_dir: Path
             'client = "127.0.0.1:1"\npeer = "127.0.0.1:2"\n',
             "secret_file",
         ),
+        (
+            'node_id = "n1"\ndata_dir = "d"\nsecret_file = "s"\n[[member]]\nid = "n1"\n'
+            'client = "127.0.0.1:1"\npeer = "127.0.0.1:2"\n[[namespace]]\nname = "test"\n'
+            'replication_factor = 1\nstop_writes_size = "lots"\n',
+            "namespace test: stop_writes_size: expected bytes",
+        ),
         ("bogus = 1\n", "unknown settings"),
         ("this is not toml", "invalid TOML"),
     ],
