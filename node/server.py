@@ -157,6 +157,7 @@ class RaftstoreNode:
         self.forwarder = Forwarder(self.config, self.mesh.is_blocked)
         self.dispatcher = Dispatcher(self.router, self.forwarder)
         self.engine = Engine(self.config.data_dir / "store", failpoints=self.failpoints.hit)
+        self._verify_store()
         self.membership.remove_stale_replicas()
         self.engine.retain(self.membership.state.hosted_by(self.config.node_id))
         self.wal.retain(set(state.hosted_by(self.config.node_id)))
@@ -211,6 +212,19 @@ class RaftstoreNode:
         self.driver.add(group)
         for peer in self.mesh.connected_peers():
             group.peer_up(peer)
+
+    def _verify_store(self) -> None:
+        """Read the whole store once before serving, so a corrupt RocksDB file stops the
+        start (StoreCorruption, reported by main) instead of being served as missing
+        rows later. About 1 M rows/s."""
+        started = time.monotonic()
+        rows, size = self.engine.verify()
+        log.info(
+            "store verified: %d rows, %.1f MiB, checksums good (%.2f s)",
+            rows,
+            size / 1048576,
+            time.monotonic() - started,
+        )
 
     def _open_store(self, gid: str, directory: Path) -> GroupStore:
         """The record store of this node's replica of ``gid``: its column family in the
