@@ -160,7 +160,11 @@ class RaftstoreNode:
         self.router = Router(self.config, self.groups, self.placement, self.leaders)
         self.forwarder = Forwarder(self.config, self.mesh.is_blocked)
         self.dispatcher = Dispatcher(self.router, self.forwarder)
-        self.engine = Engine(self.config.data_dir / "store", failpoints=self.failpoints.hit)
+        self.engine = Engine(
+            self.config.data_dir / "store",
+            failpoints=self.failpoints.hit,
+            settings=self.config.storage,
+        )
         self._verify_store()
         self.membership.remove_stale_replicas()
         self.engine.retain(self.membership.state.hosted_by(self.config.node_id))

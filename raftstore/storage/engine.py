@@ -48,6 +48,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import rocksdict
@@ -68,11 +69,57 @@ _CATALOG = b"catalog:"
 _DEFAULT = "default"
 
 
+COMPRESSIONS = ("lz4", "zstd", "snappy", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """RocksDB tuning, from the node configuration's ``[storage]`` table.
+
+    - ``block_cache_bytes``: the LRU cache of data blocks shared by every group; index and
+      filter blocks are kept in it too (bounded memory), those of level 0 pinned.
+    - ``write_buffer_budget``: memtables of all groups together (RocksDB's write buffer
+      manager flushes the largest one beyond it).
+    - ``bloom_bits_per_key``: a Bloom filter per table file (10 bits: ~1 % false
+      positives), so a read of an absent key (creates, exists checks, expired or deleted
+      records) reads no data block; 0 disables it.
+    - ``block_size``: bytes per data block (the unit of reads, caching and checksums).
+    - ``compression``: of data blocks, lz4 (default), zstd, snappy or none.
+    - ``dynamic_level_bytes``: RocksDB's recommended level sizing (bounded space
+      amplification as data grows).
+    - ``background_jobs``: flush and compaction threads.
+    """
+
+    block_cache_bytes: int = BLOCK_CACHE_BYTES
+    write_buffer_budget: int = WRITE_BUFFER_BUDGET
+    bloom_bits_per_key: int = 10
+    block_size: int = 4096
+    compression: str = "lz4"
+    dynamic_level_bytes: bool = True
+    background_jobs: int = 2
+
+    def __post_init__(self) -> None:
+        if self.compression not in COMPRESSIONS:
+            raise ValueError(
+                f"compression: expected one of {COMPRESSIONS}, not {self.compression!r}"
+            )
+        for name, low, high in (
+            ("block_cache_bytes", 1 << 20, 1 << 40),
+            ("write_buffer_budget", 4 << 20, 1 << 40),
+            ("bloom_bits_per_key", 0, 64),
+            ("block_size", 1024, 1 << 20),
+            ("background_jobs", 1, 64),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise ValueError(f"{name}: expected an integer in {low}..{high}, not {value!r}")
+
+
 class StorageError(Exception):
     """The engine's files are inconsistent (a catalog entry names a missing column family)."""
 
 
-__all__ = ["Engine", "StorageError", "StoreCorruption"]
+__all__ = ["Engine", "StorageError", "StorageSettings", "StoreCorruption"]
 
 
 class Engine:
@@ -87,20 +134,20 @@ class Engine:
         path: str | Path,
         *,
         failpoints: Callable[[str], None] | None = None,
-        block_cache_bytes: int = BLOCK_CACHE_BYTES,
-        write_buffer_budget: int = WRITE_BUFFER_BUDGET,
+        settings: StorageSettings | None = None,
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._failpoints = failpoints or (lambda name: None)
-        self._cache = rocksdict.Cache(block_cache_bytes)
+        self.settings = settings or StorageSettings()
+        self._cache = rocksdict.Cache(self.settings.block_cache_bytes)
         self._sync = rocksdict.WriteOptions()
         self._sync.sync = True
         existing = self._existing_cfs()
         try:
             self._db: rocksdict.Rdict | None = rocksdict.Rdict(
                 str(self.path),
-                self._db_options(write_buffer_budget),
+                self._db_options(),
                 column_families={n: self.cf_options() for n in existing if n != _DEFAULT},
             )
         except Exception as exc:  # rocksdict raises a bare Exception with RocksDB's status
@@ -121,23 +168,30 @@ class Engine:
 
     def cf_options(self) -> rocksdict.Options:
         """Options of a group's CF (and of the SST files written for it)."""
+        tune = self.settings
         opts = rocksdict.Options(raw_mode=True)
         opts.set_write_buffer_size(CF_WRITE_BUFFER)
         opts.set_max_write_buffer_number(CF_WRITE_BUFFERS)
-        opts.set_compression_type(rocksdict.DBCompressionType.lz4())
+        opts.set_compression_type(getattr(rocksdict.DBCompressionType, tune.compression)())
+        opts.set_level_compaction_dynamic_level_bytes(tune.dynamic_level_bytes)
         table = rocksdict.BlockBasedOptions()
         table.set_block_cache(self._cache)
+        table.set_block_size(tune.block_size)
+        table.set_cache_index_and_filter_blocks(True)
+        table.set_pin_l0_filter_and_index_blocks_in_cache(True)
+        if tune.bloom_bits_per_key:
+            table.set_bloom_filter(tune.bloom_bits_per_key, False)
         opts.set_block_based_table_factory(table)
         return opts
 
-    def _db_options(self, write_buffer_budget: int) -> rocksdict.Options:
+    def _db_options(self) -> rocksdict.Options:
         opts = self.cf_options()
         opts.create_if_missing(True)
-        opts.set_db_write_buffer_size(write_buffer_budget)
+        opts.set_db_write_buffer_size(self.settings.write_buffer_budget)
         opts.set_max_total_wal_size(MAX_TOTAL_WAL)
         opts.set_max_open_files(MAX_OPEN_FILES)
         opts.set_keep_log_file_num(2)
-        opts.set_max_background_jobs(2)
+        opts.set_max_background_jobs(self.settings.background_jobs)
         return opts
 
     # --- opening --------------------------------------------------------------------------
