@@ -127,6 +127,7 @@ class RunOptions:
     # function run on its own thread from the start of the warm-up until the heal, with
     # the cluster and a stop event; what it returns goes into results.json "background".
     fault_plan: tuple[Fault, ...] | None = None
+    raft: dict[str, Any] | None = None  # the nodes' [raft] table (default: theirs)
     background: Callable[[Cluster, threading.Event], Any] | None = None
 
     def workers(self) -> int:
@@ -267,6 +268,7 @@ class _Run:
             partition_groups=PARTITION_GROUPS,
             node_args=self._node_args(),
             security=self.opts.security,
+            raft=self.opts.raft,
         )
         try:
             with HistoryWriter(self.out / "history.jsonl") as history:
