@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import grpc
 
 from raftstore.errors import (
-    ClientError,
     RaftstoreError,
     RecordTooBig,
     ServerError,
@@ -65,5 +64,8 @@ def translate(e: grpc.RpcError, *, write: bool, address: str) -> Translated:
     if code == grpc.StatusCode.UNAVAILABLE:
         return Translated(ServerNotAvailable(where, in_doubt=write), None, False)
     if code == grpc.StatusCode.CANCELLED:
-        return Translated(ClientError(where, in_doubt=write), None, False)
+        # Not this client's doing (its own cancellations raise CancelledError): the node
+        # cancelled the call, as a stopping server does with calls still in flight.
+        # Like UNAVAILABLE: try another node (a write is in doubt, its retry exactly-once).
+        return Translated(ServerNotAvailable(where, in_doubt=write), None, False)
     return Translated(ServerError(where, in_doubt=write), None, False)

@@ -55,6 +55,15 @@ Example (``raftstore local`` writes one per node)::
     max_streams_per_connection = 128
     min_free_bytes = 67108864  # below it writes get OUT_OF_SPACE (8)
 
+    [storage]                  # optional: RocksDB tuning (raftstore/storage/engine.py)
+    block_cache_bytes = 67108864   # data, index and filter blocks of every group
+    write_buffer_budget = 67108864 # memtables of every group together
+    bloom_bits_per_key = 10    # 0: no Bloom filters
+    block_size = 4096
+    compression = "lz4"        # lz4 | zstd | snappy | none
+    dynamic_level_bytes = true
+    background_jobs = 2        # flush and compaction threads
+
 Without any ``[[namespace]]`` the node serves one namespace named ``test``, as
 Aerospike's default configuration does.
 
@@ -86,6 +95,7 @@ from raftstore_node.tls import from_toml as tls_from_toml
 
 from raftstore.namespaces import ConfigError, NamespaceConfig
 from raftstore.replication.group import RaftTiming
+from raftstore.storage.engine import StorageSettings
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 
@@ -130,6 +140,7 @@ class NodeConfig:
     metrics_port: int = 0  # Prometheus /metrics on this node's host; 0: none
     listen_host: str = ""  # bind client, peer and metrics ports here ("": the member's host)
     limits: Limits = field(default_factory=Limits)  # admission bounds (admission.py)
+    storage: StorageSettings = field(default_factory=StorageSettings)  # RocksDB tuning
     tls: TLSSettings | None = None  # TLS on the client port (tls.py)
     security: SecuritySettings = field(default_factory=lambda: SecuritySettings())
     # namespace -> this node's expiry and stop-writes settings (namespace_settings.py)
@@ -254,6 +265,18 @@ def _timing(raw: object) -> RaftTiming:
     return t
 
 
+def _storage(raw: object) -> StorageSettings:
+    """The ``[storage]`` table (RocksDB tuning; engine.StorageSettings documents each)."""
+    raw = raw or {}
+    allowed = {f.name for f in fields(StorageSettings)}
+    if not isinstance(raw, dict) or set(raw) - allowed:
+        raise ConfigError(f"[storage] allowed keys are {sorted(allowed)}")
+    try:
+        return StorageSettings(**raw)
+    except ValueError as e:
+        raise ConfigError(f"[storage] {e}") from None
+
+
 def _secret(doc: dict[str, Any], base: Path) -> bytes:
     env = os.environ.get("RAFTSTORE_CLUSTER_SECRET")
     if env:
@@ -312,6 +335,7 @@ _TOP_KEYS = {
     "metrics_port",
     "listen_host",
     "limits",
+    "storage",
 }
 
 
@@ -352,6 +376,7 @@ def build_config(doc: dict[str, Any], *, base: Path, **overrides: Any) -> NodeCo
         namespace_settings=settings,
         timing=_timing(doc.get("raft")),
         limits=Limits.from_toml(doc.get("limits")),
+        storage=_storage(doc.get("storage")),
         tls=tls_from_toml(doc.get("tls"), base),
         security=_security(doc.get("security"), base),
         **{**_listen_settings(doc), **overrides},

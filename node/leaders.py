@@ -40,14 +40,17 @@ class LeaderTable:
         return have[1] if have else 0
 
 
-def claims_message(replicas: Iterable[Any], epoch: int) -> dict[str, Any]:
-    """The gossip message: this node's cluster-state epoch, and its view of every group it
-    replicates."""
-    return {
+def claims_message(replicas: Iterable[Any], epoch: int, stopping: bool = False) -> dict[str, Any]:
+    """The gossip message: this node's cluster-state epoch, its view of every group it
+    replicates, and whether it is stopping (its peers then hand it no leadership)."""
+    message: dict[str, Any] = {
         "type": "leaders",
         "epoch": epoch,
         "claims": [[r.group_id, r.leader_id or "", r.term] for r in replicas],
     }
+    if stopping:
+        message["stopping"] = True
+    return message
 
 
 def read_claims(message: Any) -> list[tuple[str, str, int]]:

@@ -11,6 +11,8 @@ from typing import Any
 from raftstore.failpoints import FailpointError
 from raftstore.namespaces import ConfigError
 
+DATA_CORRUPT_EXIT = 65  # EX_DATAERR: a corrupt WAL or RocksDB file refused at start
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="raftstore node", description=__doc__.splitlines()[0])
@@ -127,6 +129,9 @@ def main(argv: list[str]) -> int:
     set_node_id(config.node_id)
     from raftstore_node.server import RaftstoreNode
 
+    from raftstore.replication.journal import JournalCorruptError
+    from raftstore.storage.rocks import StoreCorruption
+
     async def run() -> None:
         node = RaftstoreNode(config)
         if env_failpoints:
@@ -139,6 +144,16 @@ def main(argv: list[str]) -> int:
     except (ConfigError, FailpointError) as e:
         print(f"raftstore node: configuration error: {e}", file=sys.stderr)
         return 2
+    except (StoreCorruption, JournalCorruptError) as e:
+        print(
+            f"raftstore node: refusing to start, its data is corrupt: {e}\n"
+            "  Nothing of this node's data is served. Replace it: from a healthy member run "
+            "`raftstore admin remove-node --dead ID` (or `admin revive` where it held a "
+            "group's last replicas), then empty its data directory and start it again with "
+            "--join (README: 'Corruption').",
+            file=sys.stderr,
+        )
+        return DATA_CORRUPT_EXIT
     except OSError as e:
         print(f"raftstore node: cannot start: {e}", file=sys.stderr)
         return 1

@@ -65,6 +65,22 @@ class StoreClosed(RuntimeError):
     """The group store was closed or destroyed; nothing was read or written."""
 
 
+class StoreCorruption(Exception):
+    """RocksDB found a corrupt file (a block checksum mismatch, a truncated table...).
+
+    Raised instead of serving partial data: RocksDB's iterator simply becomes invalid at
+    a corrupt block, which looks exactly like the end of the data unless its status is
+    checked (``check_iterator``)."""
+
+
+def check_iterator(it: rocksdict.RdictIter, what: str) -> None:
+    """Raise StoreCorruption if ``it`` stopped at an error rather than at the end."""
+    try:
+        it.status()
+    except Exception as exc:
+        raise StoreCorruption(f"{what}: {exc}") from None
+
+
 class GroupStore:
     """The RecordStore of one group replica: its column family in the node's engine.
 
@@ -100,6 +116,7 @@ class GroupStore:
         while it.valid() and it.key().startswith(MARKER_PREFIX):
             out[parse_marker_row(it.key())] = decode_lut(it.value())
             it.next()
+        check_iterator(it, f"group {self.group_id}: truncation markers")
         del it
         return out
 
@@ -136,6 +153,7 @@ class GroupStore:
                 break
             yield key, it.value()
             it.next()
+        check_iterator(it, f"group {self.group_id}: rows {prefix!r}")
 
     def applied_index(self) -> int:
         return self._applied
@@ -210,6 +228,7 @@ class GroupStore:
                 break
             yield key[-16:], it.value()
             it.next()
+        check_iterator(it, f"group {self.group_id}: scan of {namespace}")
 
     # --- durability, snapshots --------------------------------------------------------
 
@@ -282,12 +301,14 @@ def write_sst(it: rocksdict.RdictIter, target: Path, options: rocksdict.Options)
     False, creating no file, when there is none (RocksDB refuses an empty SST)."""
     it.seek_to_first()
     if not it.valid():
+        check_iterator(it, f"export to {target.name}")
         return False
     writer = rocksdict.SstFileWriter(options)
     writer.open(str(target))
     while it.valid():
         writer[it.key()] = it.value()
         it.next()
+    check_iterator(it, f"export to {target.name}")  # never ship a truncated snapshot
     writer.finish()
     return True
 

@@ -25,6 +25,8 @@ selects just that kind):
   ``membership-replace-dead`` adds a node, holds, then SIGKILLs it, deletes its data
   directory and removes it with ``--dead`` (its replicas are rebuilt from the survivors).
   The nodes the workers are pinned to are never removed;
+- restart: ``restart-rolling`` stops every node in turn cleanly (SIGTERM), starts it again
+  on its data and waits until it serves before the next (an upgrade's rolling restart);
 - failpoint (the nodes run with ``--enable-failpoints``): ``failpoint-crash`` arms a
   crash at one drawn failpoint (``journal.before_fsync``, ``journal.after_fsync``,
   ``apply.before``, ``apply.after``) of one node after a drawn number of hits, then
@@ -89,6 +91,7 @@ FAMILIES: Final = {
     ),
     "failpoint": ("failpoint-crash", "failpoint-delay"),
     "membership": ("membership-add-drain", "membership-kill-migration", "membership-replace-dead"),
+    "restart": ("restart-rolling",),
 }
 KINDS: Final = tuple(kind for kinds in FAMILIES.values() for kind in kinds)
 
@@ -100,6 +103,7 @@ HOLD: Final = {
     "partition": (3.0, 8.0),
     "failpoint": (3.0, 6.0),
     "membership": (4.0, 8.0),
+    "restart": (1.0, 2.0),
 }
 CRASH_POINTS: Final = ("journal.before_fsync", "journal.after_fsync", "apply.before", "apply.after")
 CRASH_AFTER_HITS: Final = (5, 40)  # a crash failpoint lets this many hits pass first
@@ -230,6 +234,11 @@ class Nemesis:
             )
         if family == "failpoint":
             return self._start_failpoint(fault)
+        if family == "restart":
+            for node_id in fault.nodes:  # one at a time: a majority always serves
+                self._act("stop", fault, [node_id], lambda n=node_id: self.cluster.stop(n))
+                self._act("restart", fault, [node_id], lambda n=node_id: self._rejoin(n))
+            return lambda: None
         if family == "membership":
             return self._start_membership(fault)
         components = self._components(fault)
@@ -326,6 +335,10 @@ class Nemesis:
             return [set(fault.nodes[:half]), set(fault.nodes[half:])]
         left, right = fault.nodes[:half], fault.nodes[-half:]  # the middle node bridges
         return {frozenset((a, b)) for a in left for b in right if a != b}
+
+    def _rejoin(self, node_id: str) -> None:
+        self._restart(node_id)
+        self.cluster.wait_ready(timeout=60.0, nodes=[node_id])
 
     def _restart(self, node_id: str) -> None:
         if not self.cluster.is_running(node_id):

@@ -47,7 +47,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 from pathlib import Path
@@ -123,6 +123,12 @@ class RunOptions:
     final_timeout: float = 30.0
     check_time_limit: float = 60.0
     keep_data: bool = False
+    # Soak runs (tests/soak): a fixed fault plan instead of the seeded one, and a
+    # function run on its own thread from the start of the warm-up until the heal, with
+    # the cluster and a stop event; what it returns goes into results.json "background".
+    fault_plan: tuple[Fault, ...] | None = None
+    raft: dict[str, Any] | None = None  # the nodes' [raft] table (default: theirs)
+    background: Callable[[Cluster, threading.Event], Any] | None = None
 
     def workers(self) -> int:
         return self.concurrency or 3 * self.nodes
@@ -247,6 +253,7 @@ class _Run:
         self.client_retries = 0  # attempts the workers' clients retried
         self._worker_auth: dict[str, str] = {}  # user/password of the workers (security on)
         self.log_levels: Counter[str] = Counter()  # "<node> <LEVEL>" -> lines in its log
+        self.background_result: Any = None
         self.started = time.monotonic()
 
     def _phase(self, name: str) -> None:
@@ -261,6 +268,7 @@ class _Run:
             partition_groups=PARTITION_GROUPS,
             node_args=self._node_args(),
             security=self.opts.security,
+            raft=self.opts.raft,
         )
         try:
             with HistoryWriter(self.out / "history.jsonl") as history:
@@ -293,13 +301,17 @@ class _Run:
             self._worker_auth = self._worker_user(cluster, admin)
         group_ids = [f"test/{i}" for i in range(PARTITION_GROUPS)]
         self.plan = plan(self.seed, self.kinds, self.time_s, cluster.ids, group_ids)
+        if self.opts.fault_plan is not None:
+            self.plan = list(self.opts.fault_plan)
         workers = self._start_workers(cluster, history)
+        background = self._start_background(cluster)
         try:
             self._phase("warm-up")
             time.sleep(self.opts.warmup_s)
             self._phase("faults")
             nemesis.run(self.plan, threading.Event())
             time.sleep(max(0.0, self.phases["faults"] + self.time_s - self._now()))
+            self._stop_background(background)
             self._phase("heal")
             healed = nemesis.heal_all()
             self.heal_index = nemesis.last_event.index if nemesis.last_event else -1
@@ -307,6 +319,7 @@ class _Run:
             self._phase("post-heal")
             time.sleep(self.opts.post_heal_s)
         finally:
+            self._stop_background(background)
             self._stop_workers(workers)
         self._phase("final-reads")
         finals = self._final_reads(workers)
@@ -355,6 +368,34 @@ class _Run:
         for worker in workers:
             worker.start()
         return workers
+
+    def _start_background(
+        self, cluster: Cluster
+    ) -> tuple[threading.Thread, threading.Event] | None:
+        if self.opts.background is None:
+            return None
+        stop = threading.Event()
+        function = self.opts.background
+
+        def target() -> None:
+            try:
+                self.background_result = function(cluster, stop)
+            except Exception as exc:
+                self.errors.append(f"background crashed: {type(exc).__name__}: {exc}")
+                log.exception("background crashed")
+
+        thread = threading.Thread(target=target, name="jepsen-background", daemon=True)
+        thread.start()
+        return thread, stop
+
+    def _stop_background(self, background: tuple[threading.Thread, threading.Event] | None) -> None:
+        if background is None or background[1].is_set():
+            return  # none, or already stopped
+        thread, stop = background
+        stop.set()
+        thread.join(120)
+        if thread.is_alive():
+            self.errors.append("background did not stop")
 
     def _attempt_timeout(self) -> float | None:
         """Shorter than the stall of ``failpoint-delay``, so that attempts time out and
@@ -442,7 +483,13 @@ class _Run:
             "seed": self.seed,
             "nemeses": list(self.kinds),
             "time_s": self.time_s,
-            "options": {**asdict(self.opts), "concurrency": self.opts.workers()},
+            "options": {
+                **asdict(self.opts),
+                "fault_plan": None,
+                "background": getattr(self.opts.background, "__name__", None),
+                "concurrency": self.opts.workers(),
+            },
+            "background": self.background_result,
             "set": self.config.set_name,
             "workload_params": self.workload.describe(),
             "plan": [asdict(f) for f in self.plan],

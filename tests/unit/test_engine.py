@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import subprocess
 import sys
 import tarfile
@@ -34,7 +35,13 @@ from raftstore.replication.snapshot import (
 )
 from raftstore.storage.base import Changes
 from raftstore.storage.engine import Engine
-from raftstore.storage.rocks import APPLIED_KEY, GroupStore, StoreClosed, record_key
+from raftstore.storage.rocks import (
+    APPLIED_KEY,
+    GroupStore,
+    StoreClosed,
+    StoreCorruption,
+    record_key,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -340,3 +347,34 @@ def test_memtables_are_counted_for_the_whole_node(engine: Engine) -> None:
         _fill(engine.store(f"test/{i}"), 0, 100, index=1)
     assert engine.memtable_bytes() > 0
     assert engine.store("test/0").property_int("rocksdb.estimate-num-keys") >= 100
+
+
+def test_a_corrupt_table_is_an_error_never_a_short_scan_or_snapshot(tmp_path: Path) -> None:
+    """RocksDB's iterator just stops at a corrupt block: without its status checked, a
+    scan, a snapshot export (shipped to followers!) or the start-up check would see fewer
+    rows and carry on."""
+    eng = Engine(tmp_path / "store")
+    store = eng.store("test/0")
+    for batch in range(4):
+        records = {
+            ("test", _digest(i)): os.urandom(100) for i in range(batch * 2000, (batch + 1) * 2000)
+        }
+        store.commit(Changes(records), batch + 1)
+    assert eng.verify()[0] > 8000
+    store.close()
+    eng.close()  # flushes: the rows are in SST files now
+    table = max((tmp_path / "store").glob("*.sst"), key=lambda p: p.stat().st_size)
+    data = bytearray(table.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 16] = b"\xa5" * 16
+    table.write_bytes(bytes(data))
+    eng = Engine(tmp_path / "store")  # opening checks only the metadata
+    try:
+        with pytest.raises(StoreCorruption, match="Corruption"):
+            eng.verify()
+        store = eng.store("test/0")
+        with pytest.raises(StoreCorruption, match=table.name):
+            sum(1 for _ in store.scan("test"))
+        with pytest.raises(StoreCorruption):
+            store.export(tmp_path / "snap.sst")
+    finally:
+        eng.close()
