@@ -53,6 +53,7 @@ def cluster_info(client: Any) -> dict[str, Any]:
             ns.namespace: {
                 "expired_records": ns.expired_records,
                 "examined_records": ns.examined_records,
+                "idle_sessions_deleted": ns.idle_sessions_deleted,
                 "sweeps": ns.sweeps,
                 "nsup_period_s": ns.nsup_period_seconds,
                 "stored_bytes": ns.stored_bytes,
@@ -111,7 +112,8 @@ def _namespace_lines(info: dict[str, Any]) -> list[str]:
             flag = "  STOP-WRITES" if ns["stop_writes"] else ""
             lines.append(
                 f"  {n['id']:<6} {name:<10} expired={ns['expired_records']} "
-                f"examined={ns['examined_records']} sweeps={ns['sweeps']} (nsup {period})  "
+                f"examined={ns['examined_records']} sweeps={ns['sweeps']} "
+                f"idle-sessions={ns.get('idle_sessions_deleted', 0)} (nsup {period})  "
                 f"stored={ns['stored_bytes']} cap={cap}{flag}"
             )
     return lines

@@ -17,6 +17,11 @@ After a sweep that deleted records, the group's column family is compacted off t
 loop (RocksDB releases the GIL), so the freed space shows in the store's size estimates —
 which ``stop_writes`` reads — soon rather than at RocksDB's next compaction.
 
+After its records, a group's sweep reads its exactly-once sessions the same way and
+deletes those of clients idle for more than ``SESSION_IDLE_RESET_MS`` (one hour), also
+through the log (``Expire.sessions``): such a session already counts as absent, so only
+the disk changes — without it every client that ever wrote would keep a row forever.
+
 Counts (``NamespaceExpiry``, per group ``group_expired``) are shown by ``raftstore info``
 (cluster.proto NodeStatus.namespaces) and /metrics.
 
@@ -39,10 +44,11 @@ from raftstore_node.stop_writes import compact
 
 from raftstore.commands import Expire, ExpiredRecord, Request
 from raftstore.errors import RaftstoreError
-from raftstore.expiry import expired_rows
+from raftstore.expiry import expired_rows, idle_sessions
 from raftstore.namespaces import parse_group_id
 from raftstore.replication.group import NotLeader
 from raftstore.replication.replica import Replica
+from raftstore.state_machine import SESSION_IDLE_RESET_MS
 
 log = logging.getLogger("raftstore.nsup")
 TICK = 0.2  # seconds between looks for a namespace whose sweep is due
@@ -60,6 +66,7 @@ class NamespaceExpiry:
     sweeps: int = 0  # group sweeps completed
     last_sweep_seconds: float = 0.0  # duration of the namespace's last sweep
     last_rate: float = 0.0  # records examined per second of that sweep
+    sessions: int = 0  # idle client sessions deleted
 
 
 class Nsup:
@@ -138,7 +145,46 @@ class Nsup:
                 stats.sweeps += 1
                 break
             await asyncio.sleep(0)
+        else:
+            return self._swept(gid, replica, deleted)
+        await self.sweep_sessions(gid, replica)
         return self._swept(gid, replica, deleted)
+
+    async def sweep_sessions(self, gid: str, replica: Replica) -> int:
+        """Delete, through the log, the group's deduplication sessions idle for longer
+        than SESSION_IDLE_RESET_MS (clients that went away); the number deleted."""
+        namespace = parse_group_id(gid)[0]
+        stats = self.stats_of(namespace)
+        after: bytes | None = None
+        deleted = 0
+        while self._groups.get(gid) is replica and replica.is_leader:
+            clock = now_ms()
+            part = idle_sessions(
+                replica.store, after, self.slice_rows, clock, SESSION_IDLE_RESET_MS
+            )
+            for i in range(0, len(part.idle), EXPIRE_BATCH):
+                chunk = part.idle[i : i + EXPIRE_BATCH]
+                await self._throttle(
+                    len(chunk), self._settings_of(namespace).nsup_deletes_per_second
+                )
+                request = Request(Expire(namespace, clock, (), chunk))
+                try:
+                    result = await propose(
+                        replica, request, time.monotonic() + PROPOSE_TIMEOUT, True
+                    )
+                except (NotLeader, RaftstoreError) as e:
+                    log.debug("session expiry in %s not applied: %s", gid, e)
+                    return deleted
+                gone = int(result.bins.get("sessions", 0)) if result.ok and result.bins else 0
+                deleted += gone
+                stats.sessions += gone
+            after = part.cursor
+            if after is None:
+                break
+            await asyncio.sleep(0)
+        if deleted:
+            log.info("group %s: nsup deleted %d idle client sessions", gid, deleted)
+        return deleted
 
     def _swept(self, gid: str, replica: Replica, deleted: int) -> int:
         if deleted:

@@ -23,6 +23,7 @@ from raftstore.commands import (
     Entry,
     Expire,
     ExpiredRecord,
+    ExpiredSession,
     Op,
     Operate,
     OpType,
@@ -113,6 +114,8 @@ def _encode_command(cmd: Command, out: pb.Request) -> None:
             out.expire.records.add(
                 digest=r.digest, generation=r.generation, void_time_ms=r.void_time_ms
             )
+        for s in cmd.sessions:
+            out.expire.sessions.add(client_id=s.client_id, last_seen_ms=s.last_seen_ms)
     elif isinstance(cmd, (CreateIndex, DropIndex, BuildIndex)):
         _encode_index_command(cmd, out)
     else:
@@ -235,7 +238,8 @@ def _decode_expire(msg: pb.ExpireCommand) -> Expire:
         if len(r.digest) != 16:
             raise CodecError("digest must be 16 bytes")
         records.append(ExpiredRecord(r.digest, r.generation, r.void_time_ms))
-    return Expire(msg.namespace, msg.now_ms, tuple(records))
+    sessions = tuple(ExpiredSession(s.client_id, s.last_seen_ms) for s in msg.sessions)
+    return Expire(msg.namespace, msg.now_ms, tuple(records), sessions)
 
 
 def _decode_filter(msg: pb.PutCommand | pb.ReadCommand) -> Node | None:

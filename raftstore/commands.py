@@ -161,16 +161,30 @@ class ExpiredRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ExpiredSession:
+    """A client's deduplication session an nsup sweep found idle, as it saw it."""
+
+    client_id: bytes
+    last_seen_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class Expire:
     """nsup: delete each listed record of ``namespace`` that is still as the sweep saw it
     (same generation and void time) and expired at ``now_ms`` — the proposing leader's
     clock, capped at the entry's ``now_ms`` — with its secondary-index rows. A record
     rewritten since (new generation or TTL), deleted or truncated is left alone. Its
-    Result holds the number deleted in ``generation``. ``filter`` is unused."""
+    Result holds the number deleted in ``generation``. ``filter`` is unused.
+
+    ``sessions``: deduplication sessions (of any client of the group) idle for longer than
+    ``state_machine.SESSION_IDLE_RESET_MS`` at that clock and unchanged since the sweep
+    saw them, deleted too: a session idle that long already counts as absent (a request
+    then starts a fresh one), so deleting it changes no result, only the disk."""
 
     namespace: str
     now_ms: int
     records: tuple[ExpiredRecord, ...]
+    sessions: tuple[ExpiredSession, ...] = ()
     filter: None = None
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from raftstore.commands import ExpiredRecord
+from raftstore.commands import ExpiredRecord, ExpiredSession
 from raftstore.records import Record, decode_record, is_expired
 from raftstore.storage.base import RecordStore
 from raftstore.truncation import hides
@@ -64,6 +64,44 @@ def expired_rows(
         if close is not None:
             close()  # releases the RocksDB iterator now, not at garbage collection
     return SweepSlice(tuple(expired), None, count)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSlice:
+    """Idle sessions one slice found, the client id to continue after (None: done), and
+    how many sessions it examined."""
+
+    idle: tuple[ExpiredSession, ...]
+    cursor: bytes | None
+    examined: int
+
+
+def idle_sessions(
+    store: RecordStore, after: bytes | None, limit: int, now_ms: int, idle_ms: int
+) -> SessionSlice:
+    """Read at most ``limit`` deduplication sessions after client id ``after`` and return
+    those unused for more than ``idle_ms`` at ``now_ms`` (exactly-once sessions of clients
+    that went away: without this they would stay on disk forever). Bounded by ``limit``."""
+    from raftstore.state_machine import decode_session  # the state machine imports us
+
+    idle: list[ExpiredSession] = []
+    last: bytes | None = None
+    count = 0
+    rows = store.scan_sessions(after)
+    try:
+        for client_id, data in rows:
+            last = client_id
+            count += 1
+            session = decode_session(data)
+            if now_ms - session.last_seen_ms > idle_ms:
+                idle.append(ExpiredSession(client_id, session.last_seen_ms))
+            if count >= limit:
+                return SessionSlice(tuple(idle), last, count)
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+    return SessionSlice(tuple(idle), None, count)
 
 
 def still_expired(record: Record | None, seen: ExpiredRecord, now_ms: int) -> bool:

@@ -57,6 +57,7 @@ from raftstore.commands import (
     Entry,
     Expire,
     ExpiredRecord,
+    ExpiredSession,
     Operate,
     Put,
     Read,
@@ -152,7 +153,7 @@ class _Overlay:
         self._records: dict[tuple[str, bytes], Record | None] = {}
         self._row_changes: dict[tuple[str, bytes], bytes | None] = {}
         self._sessions: dict[bytes, Session | None] = {}
-        self._dirty_sessions: dict[bytes, Session] = {}
+        self._dirty_sessions: dict[bytes, Session | None] = {}  # None: delete
         self._markers: Mapping[tuple[str, str], int] = _guarded(store.truncations)
         self._new_markers: dict[tuple[str, str], int] = {}
         self._indexes: dict[str, IndexState] | None = None
@@ -287,10 +288,15 @@ class _Overlay:
         self._sessions[client_id] = session
         self._dirty_sessions[client_id] = session
 
+    def drop_session(self, client_id: bytes) -> None:
+        """Stage the deletion of the client's session (nsup: it was idle too long)."""
+        self._sessions[client_id] = None
+        self._dirty_sessions[client_id] = None
+
     def changes(self) -> Changes:
         """Everything staged so far; each changed session is encoded once, here."""
         sessions: dict[bytes, bytes | None] = {
-            cid: encode_session(s) for cid, s in self._dirty_sessions.items()
+            cid: None if s is None else encode_session(s) for cid, s in self._dirty_sessions.items()
         }
         index_defs = {
             name: None if state is None else encode_state(state)
@@ -514,6 +520,14 @@ class StateMachine:
             raise ParameterError(
                 f"expire records must be ExpiredRecords of {DIGEST_SIZE}-byte digests"
             )
+        if not isinstance(cmd.sessions, tuple) or not all(
+            isinstance(s, ExpiredSession)
+            and isinstance(s.client_id, bytes)
+            and len(s.client_id) > 0
+            and isinstance(s.last_seen_ms, int)
+            for s in cmd.sessions
+        ):
+            raise ParameterError("expire sessions must be ExpiredSessions of client ids")
         at = min(cmd.now_ms, now_ms)
         deleted = 0
         for seen in cmd.records:
@@ -523,7 +537,13 @@ class StateMachine:
                 key = Key(cmd.namespace, record.set_name, None, seen.digest)
                 view.put_record(key, None, None)  # its index rows go in the same batch
                 deleted += 1
-        return Result(generation=deleted)
+        sessions = 0
+        for idle in cmd.sessions:
+            session = view.session(idle.client_id)
+            if session_idle(session, idle, at):
+                view.drop_session(idle.client_id)
+                sessions += 1
+        return Result(generation=deleted, bins={"sessions": sessions} if sessions else {})
 
     def _read(self, cmd: Read, view: _Overlay, now_ms: int) -> Result:
         self._namespace(cmd.key)
@@ -769,6 +789,17 @@ def _session_request_problem(request: Request) -> str:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             return f"{name} must be an int >= 0"
     return ""
+
+
+def session_idle(session: Session | None, seen: ExpiredSession, now_ms: int) -> bool:
+    """True when ``session`` is the one the sweep saw (same last use) and idle beyond
+    SESSION_IDLE_RESET_MS at ``now_ms``: only then may an Expire delete it. Such a session
+    already reads as absent (``_resume``), so deleting it changes no result."""
+    return (
+        session is not None
+        and session.last_seen_ms == seen.last_seen_ms
+        and now_ms - session.last_seen_ms > SESSION_IDLE_RESET_MS
+    )
 
 
 def _resume(session: Session | None, now_ms: int) -> Session:

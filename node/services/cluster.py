@@ -132,6 +132,7 @@ class ClusterService(cluster_pb2_grpc.ClusterServicer):
                 expired_records=stats.expired,
                 examined_records=stats.examined,
                 sweeps=stats.sweeps,
+                idle_sessions_deleted=stats.sessions,
                 nsup_period_seconds=self._node.config.settings_of(ns).nsup_period,
                 stored_bytes=stop.sizes.get(ns, 0),
                 stop_writes_size=stop.cap(ns),

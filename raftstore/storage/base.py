@@ -55,6 +55,11 @@ class RecordStore(Protocol):
         """The encoded deduplication session of a client, or None."""
         ...
 
+    def scan_sessions(self, after: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """(client id, encoded session) of every session, in client id order; with
+        ``after``, only those after that client id. Same rules as ``scan``."""
+        ...
+
     def index_defs(self) -> dict[str, bytes]:
         """Encoded state (``sindex.encode_state``) of every secondary index, by name."""
         ...

@@ -51,6 +51,13 @@ class MemoryStore:
         """The encoded deduplication session of a client, or None."""
         return self._sessions.get(client_id)
 
+    def scan_sessions(self, after: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """(client id, encoded session) in client id order, after ``after`` (collected now)."""
+        items = sorted(
+            (cid, data) for cid, data in self._sessions.items() if after is None or cid > after
+        )
+        return iter(items)
+
     def index_defs(self) -> dict[str, bytes]:
         """Encoded state of every secondary index, by name."""
         return dict(self._index_defs)

@@ -135,6 +135,11 @@ class GroupStore:
     def get_session(self, client_id: bytes) -> bytes | None:
         return self.db.get(b"s" + client_id)
 
+    def scan_sessions(self, after: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        start = b"s" if after is None else b"s" + after + b"\x00"  # the next id after it
+        for key, value in self._prefixed(b"s", start):
+            yield key[1:], value
+
     def index_defs(self) -> dict[str, bytes]:
         if self._defs is None:
             self._defs = {k[1:].decode("utf-8"): v for k, v in self._prefixed(b"x")}

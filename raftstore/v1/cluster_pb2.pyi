@@ -235,7 +235,7 @@ class NodeStatus(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., cluster_id: _Optional[str] = ..., version: _Optional[str] = ..., client_address: _Optional[str] = ..., peer_address: _Optional[str] = ..., uptime_seconds: _Optional[float] = ..., peers: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[GroupStatus, _Mapping]]] = ..., unsafe_flags: _Optional[_Iterable[str]] = ..., namespaces: _Optional[_Iterable[_Union[NamespaceStatus, _Mapping]]] = ...) -> None: ...
 
 class NamespaceStatus(_message.Message):
-    __slots__ = ("namespace", "expired_records", "examined_records", "sweeps", "nsup_period_seconds", "stored_bytes", "stop_writes_size", "stop_writes")
+    __slots__ = ("namespace", "expired_records", "examined_records", "sweeps", "nsup_period_seconds", "stored_bytes", "stop_writes_size", "stop_writes", "idle_sessions_deleted")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     EXPIRED_RECORDS_FIELD_NUMBER: _ClassVar[int]
     EXAMINED_RECORDS_FIELD_NUMBER: _ClassVar[int]
@@ -244,6 +244,7 @@ class NamespaceStatus(_message.Message):
     STORED_BYTES_FIELD_NUMBER: _ClassVar[int]
     STOP_WRITES_SIZE_FIELD_NUMBER: _ClassVar[int]
     STOP_WRITES_FIELD_NUMBER: _ClassVar[int]
+    IDLE_SESSIONS_DELETED_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     expired_records: int
     examined_records: int
@@ -252,4 +253,5 @@ class NamespaceStatus(_message.Message):
     stored_bytes: int
     stop_writes_size: int
     stop_writes: bool
-    def __init__(self, namespace: _Optional[str] = ..., expired_records: _Optional[int] = ..., examined_records: _Optional[int] = ..., sweeps: _Optional[int] = ..., nsup_period_seconds: _Optional[float] = ..., stored_bytes: _Optional[int] = ..., stop_writes_size: _Optional[int] = ..., stop_writes: _Optional[bool] = ...) -> None: ...
+    idle_sessions_deleted: int
+    def __init__(self, namespace: _Optional[str] = ..., expired_records: _Optional[int] = ..., examined_records: _Optional[int] = ..., sweeps: _Optional[int] = ..., nsup_period_seconds: _Optional[float] = ..., stored_bytes: _Optional[int] = ..., stop_writes_size: _Optional[int] = ..., stop_writes: _Optional[bool] = ..., idle_sessions_deleted: _Optional[int] = ...) -> None: ...

@@ -170,14 +170,24 @@ class TruncateCommand(_message.Message):
     def __init__(self, namespace: _Optional[str] = ..., set: _Optional[str] = ..., before_ms: _Optional[int] = ...) -> None: ...
 
 class ExpireCommand(_message.Message):
-    __slots__ = ("namespace", "now_ms", "records")
+    __slots__ = ("namespace", "now_ms", "records", "sessions")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     NOW_MS_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
+    SESSIONS_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     now_ms: int
     records: _containers.RepeatedCompositeFieldContainer[ExpiredRecord]
-    def __init__(self, namespace: _Optional[str] = ..., now_ms: _Optional[int] = ..., records: _Optional[_Iterable[_Union[ExpiredRecord, _Mapping]]] = ...) -> None: ...
+    sessions: _containers.RepeatedCompositeFieldContainer[ExpiredSession]
+    def __init__(self, namespace: _Optional[str] = ..., now_ms: _Optional[int] = ..., records: _Optional[_Iterable[_Union[ExpiredRecord, _Mapping]]] = ..., sessions: _Optional[_Iterable[_Union[ExpiredSession, _Mapping]]] = ...) -> None: ...
+
+class ExpiredSession(_message.Message):
+    __slots__ = ("client_id", "last_seen_ms")
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_MS_FIELD_NUMBER: _ClassVar[int]
+    client_id: bytes
+    last_seen_ms: int
+    def __init__(self, client_id: _Optional[bytes] = ..., last_seen_ms: _Optional[int] = ...) -> None: ...
 
 class ExpiredRecord(_message.Message):
     __slots__ = ("digest", "generation", "void_time_ms")

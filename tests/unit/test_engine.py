@@ -378,3 +378,14 @@ def test_a_corrupt_table_is_an_error_never_a_short_scan_or_snapshot(tmp_path: Pa
             store.export(tmp_path / "snap.sst")
     finally:
         eng.close()
+
+
+def test_sessions_are_scanned_in_client_id_order_from_a_cursor(engine: Engine) -> None:
+    store = engine.store("test/0")
+    ids = [b"a", b"ab", b"b", b"b\x00", b"c"]
+    store.commit(Changes({}, {cid: b"session-" + cid for cid in ids}), 1)
+    engine.store("test/1").commit(Changes({}, {b"other": b"x"}), 1)  # another group's
+    assert [cid for cid, _ in store.scan_sessions()] == ids
+    assert [cid for cid, _ in store.scan_sessions(b"ab")] == [b"b", b"b\x00", b"c"]
+    assert [cid for cid, _ in store.scan_sessions(b"b")] == [b"b\x00", b"c"]
+    assert dict(store.scan_sessions(b"b\x00")) == {b"c": b"session-c"}

@@ -12,16 +12,17 @@ from raftstore.commands import (
     Entry,
     Expire,
     ExpiredRecord,
+    ExpiredSession,
     Put,
     Read,
     Request,
 )
 from raftstore.errors import ResultCode
-from raftstore.expiry import expired_rows
+from raftstore.expiry import expired_rows, idle_sessions
 from raftstore.keys import Key
 from raftstore.namespaces import NamespaceConfig
 from raftstore.policy import WritePolicy
-from raftstore.state_machine import StateMachine
+from raftstore.state_machine import SESSION_IDLE_RESET_MS, StateMachine
 from raftstore.storage.memory import MemoryStore
 
 NS = {"test": NamespaceConfig("test")}
@@ -103,3 +104,71 @@ def test_expiry_never_changes_what_reads_return(
     for record in found:
         if record.digest != keys[0].digest:
             assert store.get("test", record.digest) is None
+
+
+# --- idle client sessions ------------------------------------------------------------
+
+HOUR_MS = SESSION_IDLE_RESET_MS
+
+
+def _write_as(store: MemoryStore, now: int, client: bytes, seq: int, value: int) -> object:
+    key = Key.of("test", "", f"k{seq}")
+    request = Request(Put(key, {"v": value}), client_id=client, seq=seq, acked_seq=seq)
+    apply.index += 1  # type: ignore[attr-defined]
+    return StateMachine(NS).apply(Entry(now, (request,)), store, apply.index)[0]  # type: ignore[attr-defined]
+
+
+def test_expire_with_sessions_round_trips_through_the_codec() -> None:
+    command = Expire("test", 5, (), (ExpiredSession(b"client-1", 3), ExpiredSession(b"c2", 0)))
+    entry = Entry(99, (Request(command),))
+    assert decode_entry(encode_entry(entry)) == entry
+
+
+def test_only_sessions_idle_over_an_hour_and_unchanged_are_deleted() -> None:
+    store = MemoryStore()
+    _write_as(store, 1_000, b"gone", 1, 1)  # last seen at 1 s
+    _write_as(store, 1_000, b"back", 1, 1)
+    _write_as(store, 2 * HOUR_MS, b"recent", 1, 1)
+    now = 1_000 + HOUR_MS + 1  # "gone" and "back" are idle over an hour, "recent" is not
+    found = idle_sessions(store, None, 100, now, HOUR_MS)
+    assert {s.client_id for s in found.idle} == {b"gone", b"back"} and found.cursor is None
+    _write_as(store, now, b"back", 2, 2)  # "back" writes again after the sweep looked
+    (result,) = apply(store, now, Expire("test", now, (), found.idle))
+    assert result.ok and result.bins == {"sessions": 1}
+    assert store.get_session(b"gone") is None  # deleted
+    assert store.get_session(b"back") is not None  # changed since the sweep: kept
+    assert store.get_session(b"recent") is not None
+    (again,) = apply(store, now, Expire("test", now, (), found.idle))  # a duplicate
+    assert again.ok and not again.bins
+
+
+def test_an_early_clock_deletes_no_session() -> None:
+    store = MemoryStore()
+    _write_as(store, 1_000, b"c", 1, 1)
+    seen = (ExpiredSession(b"c", 1_000),)
+    # the command claims a late clock but the entry's own is early: capped, nothing goes
+    apply(store, 1_000 + HOUR_MS // 2, Expire("test", 10 * HOUR_MS, (), seen))
+    assert store.get_session(b"c") is not None
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seqs=st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=8),
+    idle=st.booleans(),
+)
+def test_deleting_an_idle_session_changes_no_later_result(seqs: list[int], idle: bool) -> None:
+    """Retries and new requests of a client after its idle session was deleted get the
+    same results as with the idle session still on disk (both start a fresh session)."""
+    late = 1_000 + HOUR_MS + (1 if idle else -1)
+    outcomes = []
+    for sweep in (False, True):
+        apply.index = 0  # type: ignore[attr-defined]
+        store = MemoryStore()
+        for seq in (1, 2, 3):
+            _write_as(store, 1_000, b"c", seq, seq)
+        if sweep:
+            found = idle_sessions(store, None, 10, late, HOUR_MS)
+            apply(store, late, Expire("test", late, (), found.idle))
+            assert (store.get_session(b"c") is None) == idle
+        outcomes.append([_write_as(store, late, b"c", s, 10 + s) for s in seqs])
+    assert outcomes[0] == outcomes[1]

@@ -145,6 +145,29 @@ def test_a_node_that_lost_leadership_proposes_nothing() -> None:
     asyncio.run(main())
 
 
+def test_the_sweep_deletes_client_sessions_idle_over_an_hour_on_every_replica() -> None:
+    async def main() -> None:
+        group = _group()
+        leader = group.replica("n1")
+        group.now_ms = now_ms() - 2 * 3600 * 1000  # two hours ago
+        for i, client in enumerate((b"gone-1", b"gone-2")):
+            key = Key.of("test", "s", f"x{i}")
+            request = Request(Put(key, {"i": i}), client_id=client, seq=1, acked_seq=1)
+            assert (await leader.propose(request)).ok
+        group.now_ms = now_ms()
+        request = Request(Put(Key.of("test", "s", "y"), {"i": 9}), client_id=b"here", seq=1)
+        assert (await leader.propose(request)).ok
+        nsup = _nsup(leader)
+        await nsup.sweep_namespace("test")
+        for member in ("n1", "n2", "n3"):
+            store = group.replica(member).store
+            assert store.get_session(b"gone-1") is None and store.get_session(b"gone-2") is None
+            assert store.get_session(b"here") is not None
+        assert nsup.stats_of("test").sessions == 2
+
+    asyncio.run(main())
+
+
 def test_deletes_are_throttled_to_the_configured_rate() -> None:
     async def main() -> None:
         group = _group()
