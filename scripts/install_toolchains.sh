@@ -22,7 +22,7 @@ CACHE=${RAFTSTORE_EXAMPLES_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/raftstore-exam
 GO_PACKAGES=(golang-go golang-google-grpc-dev golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev
     protoc-gen-go protoc-gen-go-grpc)
 NODE_PACKAGES=(nodejs npm)
-GOCODE=/usr/share/gocode/src
+GOCODE_SRC=/usr/share/gocode/src  # Debian's Go sources (examples/go/run.sh: $GOCODE)
 
 log() { echo "install_toolchains: $*" >&2; }
 
@@ -68,8 +68,8 @@ install_node() {
 go_ok() {
     command -v go >/dev/null && command -v protoc-gen-go >/dev/null \
         && command -v protoc-gen-go-grpc >/dev/null \
-        && [ -d "$GOCODE/google.golang.org/grpc" ] && [ -d "$GOCODE/google.golang.org/protobuf" ] \
-        && grep -qs '"google.golang.org/protobuf/' "$GOCODE"/github.com/golang/protobuf/proto/*.go
+        && [ -d "$GOCODE_SRC/google.golang.org/grpc" ] && [ -d "$GOCODE_SRC/google.golang.org/protobuf" ] \
+        && grep -qs '"google.golang.org/protobuf/' "$GOCODE_SRC"/github.com/golang/protobuf/proto/*.go
 }
 
 # Compile grpc-go and protobuf-go once into the build cache examples/go/run.sh uses, so
@@ -82,14 +82,14 @@ warm_go_cache() {
     [ -e "$stamp" ] && return 0
     log "compiling grpc-go into $gocache"
     mkdir -p "$gocache"
-    GO111MODULE=off GOFLAGS= GOPATH="${GOCODE%/src}" GOCACHE="$gocache" go build "${GO_DEPS[@]}" \
+    GO111MODULE=off GOFLAGS= GOPATH="${GOCODE_SRC%/src}" GOCACHE="$gocache" go build "${GO_DEPS[@]}" \
         && touch "$stamp"
 }
 
 install_go() {
     go_ok || apt_install "${GO_PACKAGES[@]}" || return 1
-    go_ok || { log "go, protoc-gen-go, protoc-gen-go-grpc and $GOCODE are required"; return 1; }
-    warm_go_cache || { log "could not compile grpc-go from $GOCODE"; return 1; }
+    go_ok || { log "go, protoc-gen-go, protoc-gen-go-grpc and $GOCODE_SRC are required"; return 1; }
+    warm_go_cache || { log "could not compile grpc-go from $GOCODE_SRC"; return 1; }
 }
 
 targets=("$@")

@@ -31,7 +31,7 @@ CACHE = Path(
     or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "raftstore-examples"
 )
 GOCODE = Path(os.environ.get("GOCODE", "/usr/share/gocode"))
-RUN_TIMEOUT = 300  # the Go example's first build compiles grpc-go (~40 s on one core)
+RUN_TIMEOUT = 300  # a cold Go build cache compiles grpc-go (install_toolchains.sh warms it)
 HINT = re.compile(r"^leader hint: (\w+) (\S+) -> (\S+) \((\w+)\)$")
 
 
@@ -82,13 +82,16 @@ def settled_leader(cluster: Cluster, group: str, timeout: float = 30.0) -> str:
     """The group's leader once leader balancing has moved it to its preferred replica
     (after ``timeout`` seconds, whoever leads then)."""
     deadline = time.monotonic() + timeout
-    while True:
+    leader = ""
+    while time.monotonic() < deadline:
         pmap = cluster.partition_map(cluster.ids[0])
         (info,) = [g for g in pmap.groups if g.group_id == group]
         leader = cluster.leaders().get(group, "")
-        if leader and (leader == info.replica_node_ids[0] or time.monotonic() > deadline):
+        if leader and leader == info.replica_node_ids[0]:
             return leader
         time.sleep(0.2)
+    assert leader, f"group {group} has no leader after {timeout}s"
+    return leader
 
 
 def expected_transcript(user_key: str) -> list[str]:
