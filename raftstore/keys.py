@@ -2,8 +2,9 @@
 
 A key is ``(namespace, set, user_key)``. The digest identifies the record inside its
 namespace: xxh3-128 over ``set (UTF-8) + key type (1 byte) + key bytes``, as Aerospike
-digests RIPEMD-160 over the same fields. The partition id is 12 bits of the digest
-(the first two bytes, little-endian, masked to 0..4095), as in Aerospike.
+digests RIPEMD-160 over the same fields; its 16 bytes are the 128-bit hash big-endian
+(xxHash's canonical form, as ``xxh3_128_digest`` returns it). The partition id is 12 bits
+of the digest (the first two bytes, little-endian, masked to 0..4095), as in Aerospike.
 
 Key type bytes follow Aerospike's particle types: 1 integer (8 bytes big-endian,
 two's complement), 3 string (UTF-8), 4 bytes (raw).

@@ -24,13 +24,14 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1araftstore/v1/testing.proto\x12\x0craftstore.v1\"/\n\x13SetPartitionRequest\x12\x18\n\x10\x62locked_node_ids\x18\x01 \x03(\t\"0\n\x14SetPartitionResponse\x12\x18\n\x10\x62locked_node_ids\x18\x01 \x03(\t\"P\n\x13\x41rmFailpointRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x0c\n\x04skip\x18\x03 \x01(\r\x12\r\n\x05\x63ount\x18\x04 \x01(\r\"\x16\n\x14\x41rmFailpointResponse2\xbe\x01\n\x0e\x46\x61ultInjection\x12U\n\x0cSetPartition\x12!.raftstore.v1.SetPartitionRequest\x1a\".raftstore.v1.SetPartitionResponse\x12U\n\x0c\x41rmFailpoint\x12!.raftstore.v1.ArmFailpointRequest\x1a\".raftstore.v1.ArmFailpointResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1araftstore/v1/testing.proto\x12\x0craftstore.v1\"/\n\x13SetPartitionRequest\x12\x18\n\x10\x62locked_node_ids\x18\x01 \x03(\t\"0\n\x14SetPartitionResponse\x12\x18\n\x10\x62locked_node_ids\x18\x01 \x03(\t\"P\n\x13\x41rmFailpointRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x0c\n\x04skip\x18\x03 \x01(\r\x12\r\n\x05\x63ount\x18\x04 \x01(\r\"\x16\n\x14\x41rmFailpointResponse2\xbe\x01\n\x0e\x46\x61ultInjection\x12U\n\x0cSetPartition\x12!.raftstore.v1.SetPartitionRequest\x1a\".raftstore.v1.SetPartitionResponse\x12U\n\x0c\x41rmFailpoint\x12!.raftstore.v1.ArmFailpointRequest\x1a\".raftstore.v1.ArmFailpointResponseBa\n\x0fio.raftstore.v1B\x0cTestingProtoP\x01Z>github.com/raftstore/raftstore/gen/go/raftstore/v1;raftstorev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'raftstore.v1.testing_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\017io.raftstore.v1B\014TestingProtoP\001Z>github.com/raftstore/raftstore/gen/go/raftstore/v1;raftstorev1'
   _globals['_SETPARTITIONREQUEST']._serialized_start=44
   _globals['_SETPARTITIONREQUEST']._serialized_end=91
   _globals['_SETPARTITIONRESPONSE']._serialized_start=93

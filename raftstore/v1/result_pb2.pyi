@@ -1,0 +1,72 @@
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from typing import ClassVar as _ClassVar
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ResultCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RESULT_CODE_OK: _ClassVar[ResultCode]
+    RESULT_CODE_SERVER_ERROR: _ClassVar[ResultCode]
+    RESULT_CODE_KEY_NOT_FOUND: _ClassVar[ResultCode]
+    RESULT_CODE_GENERATION_ERROR: _ClassVar[ResultCode]
+    RESULT_CODE_PARAMETER_ERROR: _ClassVar[ResultCode]
+    RESULT_CODE_KEY_EXISTS: _ClassVar[ResultCode]
+    RESULT_CODE_OUT_OF_SPACE: _ClassVar[ResultCode]
+    RESULT_CODE_TIMEOUT: _ClassVar[ResultCode]
+    RESULT_CODE_PARTITION_UNAVAILABLE: _ClassVar[ResultCode]
+    RESULT_CODE_BIN_TYPE_ERROR: _ClassVar[ResultCode]
+    RESULT_CODE_RECORD_TOO_BIG: _ClassVar[ResultCode]
+    RESULT_CODE_KEY_BUSY: _ClassVar[ResultCode]
+    RESULT_CODE_UNSUPPORTED_FEATURE: _ClassVar[ResultCode]
+    RESULT_CODE_DEVICE_OVERLOAD: _ClassVar[ResultCode]
+    RESULT_CODE_NAMESPACE_NOT_FOUND: _ClassVar[ResultCode]
+    RESULT_CODE_BIN_NAME_TOO_LONG: _ClassVar[ResultCode]
+    RESULT_CODE_FORBIDDEN: _ClassVar[ResultCode]
+    RESULT_CODE_ELEMENT_NOT_FOUND: _ClassVar[ResultCode]
+    RESULT_CODE_ELEMENT_EXISTS: _ClassVar[ResultCode]
+    RESULT_CODE_OP_NOT_APPLICABLE: _ClassVar[ResultCode]
+    RESULT_CODE_FILTERED_OUT: _ClassVar[ResultCode]
+    RESULT_CODE_SECURITY_NOT_ENABLED: _ClassVar[ResultCode]
+    RESULT_CODE_INVALID_USER: _ClassVar[ResultCode]
+    RESULT_CODE_USER_ALREADY_EXISTS: _ClassVar[ResultCode]
+    RESULT_CODE_INVALID_PASSWORD: _ClassVar[ResultCode]
+    RESULT_CODE_INVALID_PRIVILEGE: _ClassVar[ResultCode]
+    RESULT_CODE_NOT_AUTHENTICATED: _ClassVar[ResultCode]
+    RESULT_CODE_ROLE_VIOLATION: _ClassVar[ResultCode]
+    RESULT_CODE_INDEX_FOUND: _ClassVar[ResultCode]
+    RESULT_CODE_INDEX_NOTFOUND: _ClassVar[ResultCode]
+    RESULT_CODE_INDEX_NOTREADABLE: _ClassVar[ResultCode]
+    RESULT_CODE_INDEX_NAME_MAXLEN: _ClassVar[ResultCode]
+RESULT_CODE_OK: ResultCode
+RESULT_CODE_SERVER_ERROR: ResultCode
+RESULT_CODE_KEY_NOT_FOUND: ResultCode
+RESULT_CODE_GENERATION_ERROR: ResultCode
+RESULT_CODE_PARAMETER_ERROR: ResultCode
+RESULT_CODE_KEY_EXISTS: ResultCode
+RESULT_CODE_OUT_OF_SPACE: ResultCode
+RESULT_CODE_TIMEOUT: ResultCode
+RESULT_CODE_PARTITION_UNAVAILABLE: ResultCode
+RESULT_CODE_BIN_TYPE_ERROR: ResultCode
+RESULT_CODE_RECORD_TOO_BIG: ResultCode
+RESULT_CODE_KEY_BUSY: ResultCode
+RESULT_CODE_UNSUPPORTED_FEATURE: ResultCode
+RESULT_CODE_DEVICE_OVERLOAD: ResultCode
+RESULT_CODE_NAMESPACE_NOT_FOUND: ResultCode
+RESULT_CODE_BIN_NAME_TOO_LONG: ResultCode
+RESULT_CODE_FORBIDDEN: ResultCode
+RESULT_CODE_ELEMENT_NOT_FOUND: ResultCode
+RESULT_CODE_ELEMENT_EXISTS: ResultCode
+RESULT_CODE_OP_NOT_APPLICABLE: ResultCode
+RESULT_CODE_FILTERED_OUT: ResultCode
+RESULT_CODE_SECURITY_NOT_ENABLED: ResultCode
+RESULT_CODE_INVALID_USER: ResultCode
+RESULT_CODE_USER_ALREADY_EXISTS: ResultCode
+RESULT_CODE_INVALID_PASSWORD: ResultCode
+RESULT_CODE_INVALID_PRIVILEGE: ResultCode
+RESULT_CODE_NOT_AUTHENTICATED: ResultCode
+RESULT_CODE_ROLE_VIOLATION: ResultCode
+RESULT_CODE_INDEX_FOUND: ResultCode
+RESULT_CODE_INDEX_NOTFOUND: ResultCode
+RESULT_CODE_INDEX_NOTREADABLE: ResultCode
+RESULT_CODE_INDEX_NAME_MAXLEN: ResultCode
