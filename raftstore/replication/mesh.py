@@ -150,6 +150,7 @@ class PeerConnection(asyncio.Protocol):
         self.closed = False
         self.tls_pending = mesh.tls is not None and not dialer  # acceptor: TLS not yet up
         self.tls_started = False
+        self.peername = ""
         self._timeout = mesh.loop.call_later(HANDSHAKE_TIMEOUT, self._handshake_timeout)
 
     # --- asyncio.Protocol -------------------------------------------------------------
@@ -157,6 +158,7 @@ class PeerConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.describe()  # remember the address while the transport knows it
         if self.tls_pending and not self.tls_started:
             self.tls_started = True
             # Accepted in plain TCP: PeerMesh._accept_tls runs the TLS handshake, then
@@ -201,6 +203,10 @@ class PeerConnection(asyncio.Protocol):
             # connection (an alert, or only a reset) when it refuses it.
             reason = exc or ConnectionError("closed by the peer during the handshake")
             self.mesh.tls_failure(self.describe(), reason, self.peer_id or "?")
+        elif not self.dialer and self.state == "proof" and not self.closed:
+            # The dialer checks this node's proof first and hangs up when it does not hold
+            # the same secret: the acceptor's only sign of a wrong secret.
+            self.mesh.security_event(self, "closed by the peer before proving the cluster secret")
         self.closed = True
         self._timeout.cancel()
         self.mesh._connection_closed(self)
@@ -359,10 +365,9 @@ class PeerConnection(asyncio.Protocol):
     # --- misc ---------------------------------------------------------------------------
 
     def describe(self) -> str:
-        peer = "?"
-        if self.transport is not None:
-            peer = str(self.transport.get_extra_info("peername"))
-        return f"{self.peer_id or 'unknown'}@{peer}"
+        if self.transport is not None and not self.peername:
+            self.peername = str(self.transport.get_extra_info("peername") or "")
+        return f"{self.peer_id or 'unknown'}@{self.peername or '?'}"
 
     def close(self) -> None:
         if not self.closed:
@@ -400,7 +405,7 @@ class PeerMesh:
         self.tls = tls
         self.security_events = 0  # handshakes refused (secret, cluster, node, framing)
         self.tls_failures = 0  # TLS handshakes that failed (certificate, CA, protocol)
-        self._tls_log = _RateLimitedLog()
+        self._tls_log = _RateLimitedLog()  # TLS failures and refused handshakes
         self._open: dict[str, PeerConnection] = {}
         self._dialing: set[str] = set()
         self._server: asyncio.base_events.Server | None = None
@@ -589,8 +594,17 @@ class PeerMesh:
             self.handler.on_peer_down(conn.peer_id)
 
     def security_event(self, conn: PeerConnection, reason: str) -> None:
+        """A peer handshake refused: counted, and logged at most once per source and
+        reason every LOG_INTERVAL seconds."""
         self.security_events += 1
-        log.warning("peer connection %s rejected: %s", conn.describe(), reason)
+        source = conn.peer_id or _host_of(conn.transport)
+        self._tls_log.warning(
+            self.loop.time(),
+            (source, reason),
+            "peer connection %s rejected: %s",
+            conn.describe(),
+            reason,
+        )
 
     def _frame_received(self, conn: PeerConnection, body: bytes) -> None:
         peer = conn.peer_id

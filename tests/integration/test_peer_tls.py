@@ -203,6 +203,38 @@ def test_a_node_with_a_certificate_of_another_ca_is_refused_and_logged(
         cluster.close()
 
 
+def test_a_node_with_a_certificate_but_the_wrong_secret_is_refused_and_logged(
+    ca: CA, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """TLS passes (same CA) but the cluster-secret handshake inside it does not."""
+    directory = tmp_path_factory.mktemp("wrong-secret")
+    client_tls = _client_tls(ca)
+    cluster = Cluster(directory, nodes=3, tls=tls_table(ca, "node"), client_tls=client_tls)
+    (directory / "other.secret").write_text(secrets.token_hex(32))
+    n3 = cluster.node("n3").config
+    _rewrite(n3, 'secret_file = "../cluster.secret"', 'secret_file = "../other.secret"')
+    try:
+        for node_id in cluster.ids:
+            cluster._spawn(node_id)
+        cluster.wait_ready(nodes=["n1", "n2"])
+        with Client(cluster.hosts[:2], tls=client_tls, timeout=10) as c:
+            c.put(("test", "ptls", "secret"), {"v": 3})
+        for node_id in ("n1", "n2"):
+            wait_until(
+                lambda n=node_id: metric(cluster, n, "raftstore_peer_rejections_total") >= 1,
+                15,
+                f"{node_id} refuses n3's handshake",
+            )
+            assert "closed by the peer before proving the cluster secret" in cluster.log_text(
+                node_id
+            )
+            assert metric(cluster, node_id, "raftstore_peer_connected", peer="n3") == 0
+            assert metric(cluster, node_id, "raftstore_peer_tls_failures_total") == 0
+        assert "peer failed to prove the cluster secret" in cluster.log_text("n3")
+    finally:
+        cluster.close()
+
+
 # --- sniffing the loopback ------------------------------------------------------------------
 
 
