@@ -7,10 +7,14 @@ sees both with TLS off: the sniffer works)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
 import secrets
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import urllib.request
 from pathlib import Path
@@ -162,6 +166,14 @@ def test_a_tls_cluster_forms_over_tls_peer_links_and_serves(
             10,
             "the plain-text hello counted as a TLS failure",
         )
+        # The image's health probe (the chart's exec probe with TLS on) speaks TLS too.
+        probe = [sys.executable, "-m", "raftstore_node.probe", "--address", cluster.hosts[0]]
+        env = {**os.environ, "RAFTSTORE_TLS": json.dumps(tls_table(ca, "probe"))}
+        out = subprocess.run(probe, env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0 and "SERVING" in out.stdout, out.stdout + out.stderr
+        plain = {k: v for k, v in os.environ.items() if k != "RAFTSTORE_TLS"}
+        out = subprocess.run(probe, env=plain, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 1, out.stdout + out.stderr
 
 
 # --- a node with a certificate of another CA ----------------------------------------------
