@@ -119,10 +119,16 @@ async def _preload(client: Any, args: argparse.Namespace, value: str) -> None:
 
 
 def _credentials(args: argparse.Namespace) -> dict[str, Any]:
-    """Log in (security on) when ``--user`` was given; bench never prompts."""
-    if not getattr(args, "user", None):
-        return {}
-    return {"user": args.user, "password": args.password or ""}
+    """Log in (security on) when ``--user`` was given, bench never prompts; TLS when
+    ``--tls-ca`` or ``--tls-cert`` was given."""
+    out: dict[str, Any] = {}
+    if getattr(args, "tls_ca", None) or getattr(args, "tls_cert", None):
+        from raftstore_client.tls import TLS
+
+        out["tls"] = TLS.from_files(args.tls_ca, args.tls_cert, args.tls_key)
+    if getattr(args, "user", None):
+        out.update(user=args.user, password=args.password or "")
+    return out
 
 
 async def _run_proc(args: argparse.Namespace, share: int, start_at: float) -> Tally:

@@ -8,6 +8,8 @@ Example (``raftstore local`` writes one per node)::
     secret_file = "/etc/raftstore/cluster.secret"   # >= 16 bytes, shared by all members
     metrics_port = 9145   # optional: Prometheus /metrics on this node's host (0: none)
     listen_host = ""      # optional: bind here instead of the member address's host
+    peer_listen = ""      # optional: host:port the peer port binds when this member's peer
+                          # address is a proxy or NAT in front of it
 
     [[member]]            # every member, this node included
     id = "n1"
@@ -139,6 +141,7 @@ class NodeConfig:
     enable_failpoints: bool = False
     metrics_port: int = 0  # Prometheus /metrics on this node's host; 0: none
     listen_host: str = ""  # bind client, peer and metrics ports here ("": the member's host)
+    peer_listen: str = ""  # host:port of the peer port ("": bind(me.peer))
     limits: Limits = field(default_factory=Limits)  # admission bounds (admission.py)
     storage: StorageSettings = field(default_factory=StorageSettings)  # RocksDB tuning
     tls: TLSSettings | None = None  # TLS on the client port (tls.py)
@@ -162,6 +165,12 @@ class NodeConfig:
         binds 0.0.0.0 and advertises its DNS name), else the address's own host."""
         host, port = parse_address(address, "listen address")
         return (self.listen_host or host, port)
+
+    def peer_bind(self) -> tuple[str, int]:
+        """Where the peer port listens: ``peer_listen`` if set, else ``bind(me.peer)``."""
+        if self.peer_listen:
+            return parse_address(self.peer_listen, "peer_listen")
+        return self.bind(self.me.peer)
 
     @property
     def unsafe_flags(self) -> list[str]:
@@ -334,6 +343,7 @@ _TOP_KEYS = {
     "raft",
     "metrics_port",
     "listen_host",
+    "peer_listen",
     "limits",
     "storage",
 }
@@ -390,7 +400,12 @@ def _listen_settings(doc: dict[str, Any]) -> dict[str, Any]:
     host = doc.get("listen_host", "")
     if not isinstance(host, str):
         raise ConfigError(f"listen_host: expected a host name or address, got {host!r}")
-    return {"metrics_port": port, "listen_host": host}
+    peer_listen = doc.get("peer_listen", "")
+    if not isinstance(peer_listen, str):
+        raise ConfigError(f"peer_listen: expected host:port, got {peer_listen!r}")
+    if peer_listen:
+        parse_address(peer_listen, "peer_listen")
+    return {"metrics_port": port, "listen_host": host, "peer_listen": peer_listen}
 
 
 def check_data_dir(config: NodeConfig) -> None:

@@ -23,6 +23,7 @@ pod derives the same member list, so the pods form the cluster by themselves.
 | ``RAFTSTORE_REPLICATION_FACTOR`` | for namespaces that do not set one | min(3, replicas) |
 | ``RAFTSTORE_RAFT`` | JSON object of ``[raft]`` settings | defaults |
 | ``RAFTSTORE_SECURITY`` | JSON object of ``[security]`` settings (``{"enabled": true}``) | off |
+| ``RAFTSTORE_TLS`` | JSON object of ``[tls]`` settings (file paths: the mounted Secret) | off |
 | ``RAFTSTORE_RACKS`` | comma-separated racks; member i gets rack i mod count | no racks |
 | ``RAFTSTORE_ZONE`` | this pod's zone, checked against its rack (a warning) | unchecked |
 | ``RAFTSTORE_ADDRESS_OVERRIDES`` | JSON ``{"name:port": "host:port"}`` (tests) | none |
@@ -105,6 +106,8 @@ def config_doc(env: Mapping[str, str]) -> tuple[dict[str, Any], int]:
         doc["raft"] = _json(env, "RAFTSTORE_RAFT", dict)
     if env.get("RAFTSTORE_SECURITY"):
         doc["security"] = _json(env, "RAFTSTORE_SECURITY", dict)
+    if env.get("RAFTSTORE_TLS"):
+        doc["tls"] = _json(env, "RAFTSTORE_TLS", dict)
     namespaces = _namespaces(env)
     if namespaces is not None and not joining:
         doc["namespace"] = namespaces

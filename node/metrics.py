@@ -22,6 +22,18 @@ Families (every name starts ``raftstore_``):
 | ``group_expired_records_total`` | counter | group | ``nsup`` (while this node led it) |
 | ``namespace_stored_bytes``, ``namespace_stop_writes_size_bytes`` | gauge | namespace | |
 | ``namespace_stop_writes`` | gauge 0/1 | namespace | ``stop_writes`` |
+| ``apply_duration_seconds`` | histogram | | ``group.on_apply`` (one committed entry) |
+| ``snapshots_total`` | counter | event (taken, sent, installed) | ``group.on_snapshot`` |
+| ``snapshot_bytes_total`` | counter | event (taken, sent, installed) | ``group.on_snapshot`` |
+| ``replica_moves_total`` | counter | event (started, completed, removed, failed) | rebalancer |
+| ``peer_tls_failures_total`` | counter | | peer mesh: TLS handshakes refused or failed |
+| ``peer_rejections_total`` | counter | | peer mesh: peers refused (secret, cluster, node) |
+
+``replica_moves_total`` counts on the node that runs the rebalancer (the metadata group's
+leader): a new replica placed (``started``), caught up and made a full member
+(``completed``), a replica removed from its group (``removed``), a rebalance round cut short
+by an error (``failed``; the next round resumes the move). ``snapshots_total{event="sent"}``
+counts whole snapshots, ``snapshot_bytes_total{event="sent"}`` every chunk's bytes.
 
 Group, store and disk figures are read when Prometheus scrapes (``NodeCollector``), so the
 request path pays nothing for them. ``result`` is the Aerospike result code name (``OK``,
@@ -50,6 +62,7 @@ from raftstore_node.status import RESULT_CODE_KEY
 
 from raftstore import __version__
 from raftstore.errors import ResultCode
+from raftstore.replication import group as replica_group
 from raftstore.replication import journal
 
 log = logging.getLogger("raftstore.metrics")
@@ -57,6 +70,7 @@ log = logging.getLogger("raftstore.metrics")
 REGISTRY = CollectorRegistry()
 KV_PREFIX = "/raftstore.v1.KV/"
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10)
+_APPLY_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 1)
 _FSYNC_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1)
 
 REQUESTS = Counter(
@@ -90,6 +104,47 @@ FSYNC_SECONDS = Histogram(
     buckets=_FSYNC_BUCKETS,
     registry=REGISTRY,
 )
+
+APPLY_SECONDS = Histogram(
+    "raftstore_apply_duration_seconds",
+    "time to apply one committed Raft entry to the store (decode, state machine, write)",
+    buckets=_APPLY_BUCKETS,
+    registry=REGISTRY,
+)
+SNAPSHOTS = Counter(
+    "raftstore_snapshots",
+    "group snapshots taken, sent to a lagging follower, and installed from a leader",
+    ["event"],
+    registry=REGISTRY,
+)
+SNAPSHOT_BYTES = Counter(
+    "raftstore_snapshot_bytes",
+    "bytes of group snapshots taken, sent and installed",
+    ["event"],
+    registry=REGISTRY,
+)
+REPLICA_MOVES = Counter(
+    "raftstore_replica_moves",
+    "replica moves run by this node's rebalancer: started, completed, removed, failed",
+    ["event"],
+    registry=REGISTRY,
+)
+for _event in ("taken", "sent", "installed"):
+    SNAPSHOTS.labels(_event)
+    SNAPSHOT_BYTES.labels(_event)
+for _event in ("started", "completed", "removed", "failed"):
+    REPLICA_MOVES.labels(_event)
+
+
+def observe_snapshot(event: str, size: int) -> None:
+    """``group.on_snapshot``: a snapshot event and its bytes."""
+    if event in ("sent", "sent_last"):
+        SNAPSHOT_BYTES.labels("sent").inc(size)
+        if event == "sent_last":
+            SNAPSHOTS.labels("sent").inc()
+        return
+    SNAPSHOTS.labels(event).inc()
+    SNAPSHOT_BYTES.labels(event).inc(size)
 
 
 def count_proposal(fut: asyncio.Future[Any], write: bool) -> None:
@@ -239,6 +294,17 @@ class NodeCollector:
             if m.id != config.node_id and mesh is not None:
                 peers.add_metric([m.id], 1 if mesh.is_connected(m.id) else 0)
         yield from (info, uptime, peers)
+        if mesh is not None:
+            tls = CounterMetricFamily(
+                "raftstore_peer_tls_failures", "peer connections whose TLS handshake failed"
+            )
+            tls.add_metric([], mesh.tls_failures)
+            refused = CounterMetricFamily(
+                "raftstore_peer_rejections",
+                "peer connections refused by the mesh handshake (secret, cluster, node, frames)",
+            )
+            refused.add_metric([], mesh.security_events)
+            yield from (tls, refused)
 
     def _group_families(self) -> Iterator[Metric]:
         leader = _gauge("group_leader", "1 when this replica leads its group", ["group"])
@@ -316,6 +382,8 @@ class MetricsServer:
         """Listen on host:port (raises OSError when the port is taken)."""
         REGISTRY.register(self._collector)
         journal.on_fdatasync = FSYNC_SECONDS.observe
+        replica_group.on_apply = APPLY_SECONDS.observe
+        replica_group.on_snapshot = observe_snapshot
         try:
             self._server = await asyncio.start_server(self._handle, host, port)
         except OSError:
@@ -332,6 +400,8 @@ class MetricsServer:
 
     def _unregister(self) -> None:
         journal.on_fdatasync = None
+        replica_group.on_apply = None
+        replica_group.on_snapshot = None
         REGISTRY.unregister(self._collector)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 
 from raftstore_node import meta
 from raftstore_node.cluster_state import SYSTEM_GROUP, ClusterState
+from raftstore_node.metrics import REPLICA_MOVES
 
 from raftstore.errors import RaftstoreError
 
@@ -64,8 +65,11 @@ class Rebalancer:
                 await self.round()
             except (RaftstoreError, TimeoutError, LookupError) as e:
                 log.info("rebalance round interrupted: %s", e)
+                if self.moving:
+                    REPLICA_MOVES.labels("failed").inc()
             except Exception:
                 log.exception("rebalance round failed")
+                REPLICA_MOVES.labels("failed").inc()
 
     async def round(self) -> None:
         stored, self._generation = await meta.read(self._node)
@@ -149,7 +153,9 @@ class Rebalancer:
             if not status["settled"] or not self._caught_up(status, [new], leader):
                 return state
             log.info("group %s: %s has caught up", gid, new)
-            return await self._store(state.joined(gid))
+            stored = await self._store(state.joined(gid))
+            REPLICA_MOVES.labels("completed").inc()
+            return stored
         dead = [n for n in to_remove if n in state.dead]
         if dead:
             return await self._remove(state, gid, current, dead[0], leader, status, target)
@@ -169,7 +175,9 @@ class Rebalancer:
         if to_add:
             log.info("group %s: placing a new replica on %s", gid, to_add[0])
             placed = state.with_replicas(gid, (*current, to_add[0]), adding=to_add[0])
-            return await self._store(placed)
+            stored = await self._store(placed)
+            REPLICA_MOVES.labels("started").inc()
+            return stored
         return await self._remove(state, gid, current, to_remove[0], leader, status, target)
 
     async def _remove(
@@ -203,7 +211,9 @@ class Rebalancer:
         if not status["settled"]:
             return state
         log.info("group %s: replica on %s removed", gid, old)
-        return await self._store(state.with_replicas(gid, tuple(n for n in current if n != old)))
+        stored = await self._store(state.with_replicas(gid, tuple(n for n in current if n != old)))
+        REPLICA_MOVES.labels("removed").inc()
+        return stored
 
     # --- asking the group's leader --------------------------------------------------------
 

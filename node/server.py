@@ -151,12 +151,13 @@ class RaftstoreNode:
         self.membership.register(self.peer_rpc)
         self.mesh = PeerMesh(
             node_id=self.config.node_id,
-            listen=self.config.bind(self.config.me.peer),
+            listen=self.config.peer_bind(),
             peers={m.id: parse_address(m.peer, f"member {m.id}") for m in self.config.members},
             secret=self.config.secret,
             cluster_id=self.config.cluster_id,
             handler=self,
             loop=loop,
+            tls=self.config.tls.peer_tls() if self.config.tls is not None else None,
         )
         self.wal = WriteAheadLog(
             self.config.data_dir / "wal", fsync=self.config.fsync, failpoints=self.failpoints.hit

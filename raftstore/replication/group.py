@@ -19,6 +19,12 @@ pysyncobj's gaps (see DESIGN.md):
 pysyncobj 0.3.17 internals touched (and only here and in ``journal.attach_journal``):
 ``_SyncObj__doApplyCommand`` is overridden; the journal is swapped in after construction.
 
+Observability hooks (set by the node's metrics endpoint, None otherwise): ``on_apply``
+gets the seconds each committed entry took to apply; ``on_snapshot`` gets
+``(event, bytes)`` for ``taken`` (a snapshot file written), ``sent`` (one chunk of a
+snapshot sent to a lagging follower; ``sent_last`` for the chunk that ends one) and
+``installed`` (a received snapshot loaded into the store).
+
 Thread: every method runs on the node's asyncio loop thread (the raft loop).
 """
 
@@ -63,6 +69,14 @@ _REGULAR = bytes((_COMMAND_TYPE.REGULAR,))
 _MEMBERSHIP = bytes((_COMMAND_TYPE.MEMBERSHIP,))
 MAX_ENTRY_BYTES = 4 * 1024 * 1024
 MAX_ENTRY_REQUESTS = 2048
+
+on_apply: Callable[[float], None] | None = None
+on_snapshot: Callable[[str, int], None] | None = None
+
+
+def _snapshot_event(event: str, size: int) -> None:
+    if on_snapshot is not None:
+        on_snapshot(event, size)
 
 
 class ApplyError(JournalError):
@@ -112,6 +126,9 @@ class GroupTransport(Transport):
         in this replica's log — Raft counts that towards a commit — so it leaves only once
         the journal is durable up to there. Messages after a held one wait behind it.
         """
+        chunk = message.get("serialized") if message.get("type") == "append_entries" else None
+        if chunk is not None:  # (data, is_first, is_last): a snapshot going to a follower
+            _snapshot_event("sent_last" if chunk[2] else "sent", len(chunk[0]))
         if self.held or not self._durable(message):
             self.held.append((node, message))
             self.on_received()
@@ -349,9 +366,12 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         if index <= self.store.applied_index():
             return None  # replayed after a restart: already in RocksDB
         try:
+            start = time.perf_counter()
             entry = decode_entry(command[1:])
             self._failpoints("apply.before")
             results = self._state_machine.apply(entry, self.store, index)
+            if on_apply is not None:
+                on_apply(time.perf_counter() - start)
         except Exception as e:
             # A committed entry that cannot be applied (RocksDB refused the write, the
             # entry does not decode) must not be skipped or retried forever: this replica
@@ -632,6 +652,7 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         self.snapshot_index = last[1]
+        _snapshot_event("taken", Path(path).stat().st_size)
         log.info("group %s: snapshot at index %d", self.group_id, last[1])
 
     def _deserialize(self, path: str) -> tuple[Any, Any, Any]:
@@ -643,6 +664,7 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
                 self.store.install(extract_rows(path, staging, self.store.sst_options()))
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
+            _snapshot_event("installed", Path(path).stat().st_size)
             log.info(
                 "group %s: installed snapshot at index %d", self.group_id, manifest.last_entry[1]
             )

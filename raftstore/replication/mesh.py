@@ -22,6 +22,15 @@ frames with a valid tag are decoded, and msgpack decodes plain data only.
 Anything else (bad magic, wrong cluster, unknown node, bad MAC, oversized or truncated
 frames, garbage) closes the connection and is logged; the node keeps running.
 
+TLS (``PeerTLS``, on when the node has a ``[tls]`` table): every connection is a TLS
+connection first — the acceptor presents its certificate, the dialer checks it against the
+CA and the peer's host name (or one configured name), and with mutual TLS the acceptor
+checks the dialer's certificate too — and the handshake above then runs inside it, so a
+peer needs both a certificate the CA signed and the cluster secret. Nothing of the
+handshake or the frames crosses the network in plain text. A failed TLS handshake closes
+the connection, counts in ``tls_failures`` and is logged (once per peer address and reason
+every ``LOG_INTERVAL`` seconds, with the number of failures suppressed meanwhile).
+
 Fault injection (tests only, enabled by the node flag --enable-fault-injection):
 ``block(peers)`` silently drops every frame to and from those peers, like a network
 partition; connections then time out as they would on a real network.
@@ -37,6 +46,7 @@ import hmac
 import logging
 import os
 import random
+import ssl
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +64,7 @@ TAG_SIZE = 16
 HANDSHAKE_TIMEOUT = 5.0
 PING_INTERVAL = 0.5
 IDLE_TIMEOUT = 3.0
+LOG_INTERVAL = 10.0
 _LEN = struct.Struct(">I")
 _SEQ = struct.Struct(">Q")
 
@@ -69,6 +80,42 @@ class PeerAddress:
     node_id: str
     host: str
     port: int
+
+
+@dataclass(frozen=True, slots=True)
+class PeerTLS:
+    """TLS of the peer links: what an acceptor presents (and, mutual, verifies), what a
+    dialer presents and verifies, and the name a dialer checks every peer's certificate
+    against (None: the host of the peer's configured address)."""
+
+    server: ssl.SSLContext
+    client: ssl.SSLContext
+    server_name: str | None = None
+
+
+class _RateLimitedLog:
+    """One warning per key every ``interval`` seconds; the rest are counted and reported
+    with the next one."""
+
+    def __init__(self, interval: float = LOG_INTERVAL) -> None:
+        self._interval = interval
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def warning(self, now: float, key: tuple[str, str], message: str, *args: object) -> None:
+        last, suppressed = self._last.get(key, (-1e18, 0))
+        if now - last < self._interval:
+            self._last[key] = (last, suppressed + 1)
+            return
+        if len(self._last) > 1024:  # many distinct sources: forget the old ones
+            self._last.clear()
+        self._last[key] = (now, 0)
+        more = f" ({suppressed} more since the last report)" if suppressed else ""
+        log.warning(message + more, *args)
+
+
+def _host_of(transport: asyncio.BaseTransport | None) -> str:
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    return str(peer[0]) if isinstance(peer, tuple) and peer else "?"
 
 
 def _mac(key: bytes, *parts: bytes) -> bytes:
@@ -101,6 +148,9 @@ class PeerConnection(asyncio.Protocol):
         self.recv_seq = 0
         self.last_recv = mesh.loop.time()
         self.closed = False
+        self.tls_pending = mesh.tls is not None and not dialer  # acceptor: TLS not yet up
+        self.tls_started = False
+        self.peername = ""
         self._timeout = mesh.loop.call_later(HANDSHAKE_TIMEOUT, self._handshake_timeout)
 
     # --- asyncio.Protocol -------------------------------------------------------------
@@ -108,6 +158,19 @@ class PeerConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.describe()  # remember the address while the transport knows it
+        if self.tls_pending and not self.tls_started:
+            self.tls_started = True
+            # Accepted in plain TCP: PeerMesh._accept_tls runs the TLS handshake, then
+            # calls connection_made again with the TLS transport. Decrypted bytes that
+            # arrive before that are only buffered (data_received), so nothing is ever
+            # answered on the plain transport.
+            transport.pause_reading()
+            self.mesh._spawn(self.mesh._accept_tls(self, transport))
+            return
+        self.tls_pending = False
+        if self.buffer:
+            self.data_received(b"")
         if self.dialer:
             hello = {
                 "cluster": self.mesh.cluster_id,
@@ -120,6 +183,8 @@ class PeerConnection(asyncio.Protocol):
         if self.closed:
             return
         self.buffer += data
+        if self.tls_pending:
+            return  # the TLS handshake has not handed over its transport yet
         self.last_recv = self.mesh.loop.time()
         try:
             while not self.closed and self._process_one():
@@ -132,6 +197,16 @@ class PeerConnection(asyncio.Protocol):
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.mesh.tls is not None and self.dialer and self.state != "open" and not self.closed:
+            # The dialer's side of a refused handshake: with TLS 1.3 the acceptor checks
+            # this node's certificate after the dialer's handshake is done, and drops the
+            # connection (an alert, or only a reset) when it refuses it.
+            reason = exc or ConnectionError("closed by the peer during the handshake")
+            self.mesh.tls_failure(self.describe(), reason, self.peer_id or "?")
+        elif not self.dialer and self.state == "proof" and not self.closed:
+            # The dialer checks this node's proof first and hangs up when it does not hold
+            # the same secret: the acceptor's only sign of a wrong secret.
+            self.mesh.security_event(self, "closed by the peer before proving the cluster secret")
         self.closed = True
         self._timeout.cancel()
         self.mesh._connection_closed(self)
@@ -290,10 +365,9 @@ class PeerConnection(asyncio.Protocol):
     # --- misc ---------------------------------------------------------------------------
 
     def describe(self) -> str:
-        peer = "?"
-        if self.transport is not None:
-            peer = str(self.transport.get_extra_info("peername"))
-        return f"{self.peer_id or 'unknown'}@{peer}"
+        if self.transport is not None and not self.peername:
+            self.peername = str(self.transport.get_extra_info("peername") or "")
+        return f"{self.peer_id or 'unknown'}@{self.peername or '?'}"
 
     def close(self) -> None:
         if not self.closed:
@@ -316,6 +390,7 @@ class PeerMesh:
         cluster_id: str,
         handler: MeshHandler,
         loop: asyncio.AbstractEventLoop | None = None,
+        tls: PeerTLS | None = None,
     ) -> None:
         if len(secret) < 16:
             raise ValueError("the cluster secret must be at least 16 bytes")
@@ -327,11 +402,15 @@ class PeerMesh:
         self.handler = handler
         self.loop = loop or asyncio.get_event_loop()
         self.blocked: set[str] = set()
-        self.security_events = 0
+        self.tls = tls
+        self.security_events = 0  # handshakes refused (secret, cluster, node, framing)
+        self.tls_failures = 0  # TLS handshakes that failed (certificate, CA, protocol)
+        self._tls_log = _RateLimitedLog()  # TLS failures and refused handshakes
         self._open: dict[str, PeerConnection] = {}
         self._dialing: set[str] = set()
         self._server: asyncio.base_events.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._handshakes: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._on_frame_hook: Callable[[str, bytes], None] | None = None
 
@@ -350,7 +429,7 @@ class PeerMesh:
 
     async def stop(self) -> None:
         self._stopping = True
-        for task in self._tasks:
+        for task in [*self._tasks, *self._handshakes]:
             task.cancel()
         for conn in list(self._open.values()):
             conn.close()
@@ -404,21 +483,83 @@ class PeerMesh:
 
     async def _dial_forever(self, peer: str) -> None:
         backoff = 0.05
+        last: list[PeerConnection] = []  # the latest connection dialed
+
+        def dial(p: str = peer) -> PeerConnection:
+            last[:] = [PeerConnection(self, dialer=True, expected_peer=p)]
+            return last[0]
+
         while not self._stopping and peer in self.peers:
-            if peer not in self._open and peer not in self.blocked:
+            in_handshake = bool(last) and not last[0].closed and last[0].state != "open"
+            if peer not in self._open and peer not in self.blocked and not in_handshake:
                 host, port = self.peers[peer]
+                backoff = min(backoff * 2, 1.0)  # back to the start once the link opens
                 try:
-                    await self.loop.create_connection(
-                        lambda p=peer: PeerConnection(self, dialer=True, expected_peer=p),
-                        host,
-                        port,
-                    )
-                    backoff = 0.05
-                except OSError:
-                    backoff = min(backoff * 2, 1.0)
+                    await self.loop.create_connection(dial, host, port, **self._dial_tls(host))
+                except (ssl.SSLError, ssl.CertificateError) as e:
+                    self.tls_failure(f"{peer}@{host}:{port}", e, peer)
+                    backoff = 1.0
+                    if last:
+                        last[0].close()
+                except (OSError, TimeoutError):
+                    if last:
+                        last[0].close()
+            if peer in self._open:
+                backoff = 0.05
             await asyncio.sleep(
                 backoff * (0.5 + random.random()) if peer not in self._open else 0.2
             )
+
+    def _dial_tls(self, host: str) -> dict[str, Any]:
+        if self.tls is None:
+            return {}
+        return {
+            "ssl": self.tls.client,
+            "server_hostname": self.tls.server_name or host,
+            "ssl_handshake_timeout": HANDSHAKE_TIMEOUT,
+        }
+
+    def _spawn(self, coro: Any) -> None:
+        task = self.loop.create_task(coro)
+        self._handshakes.add(task)
+        task.add_done_callback(self._handshakes.discard)
+
+    async def _accept_tls(self, conn: PeerConnection, transport: asyncio.Transport) -> None:
+        """The acceptor's TLS handshake on a fresh connection, then the peer handshake."""
+        assert self.tls is not None
+        where = conn.describe()
+        if transport.is_closing():
+            conn.close()
+            return
+        try:
+            tls_transport = await self.loop.start_tls(
+                transport,
+                conn,
+                self.tls.server,
+                server_side=True,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
+            )
+        except (ssl.SSLError, ssl.CertificateError, OSError, TimeoutError) as e:
+            self.tls_failure(where, e, _host_of(transport))
+            conn.close()
+            transport.abort()
+            return
+        if conn.closed or tls_transport is None:
+            return
+        conn.connection_made(tls_transport)
+
+    def tls_failure(self, where: str, exc: BaseException, source: str) -> None:
+        """A TLS handshake with ``source`` (a peer id or host) failed: counted, and logged
+        at most once per source and reason every LOG_INTERVAL seconds."""
+        self.tls_failures += 1
+        reason = getattr(exc, "reason", None) or type(exc).__name__
+        self._tls_log.warning(
+            self.loop.time(),
+            (source, str(reason)),
+            "peer connection %s refused: TLS handshake failed: %s",
+            where,
+            str(exc) or type(exc).__name__,
+        )
 
     async def _keepalive(self) -> None:
         while not self._stopping:
@@ -453,8 +594,17 @@ class PeerMesh:
             self.handler.on_peer_down(conn.peer_id)
 
     def security_event(self, conn: PeerConnection, reason: str) -> None:
+        """A peer handshake refused: counted, and logged at most once per source and
+        reason every LOG_INTERVAL seconds."""
         self.security_events += 1
-        log.warning("peer connection %s rejected: %s", conn.describe(), reason)
+        source = conn.peer_id or _host_of(conn.transport)
+        self._tls_log.warning(
+            self.loop.time(),
+            (source, reason),
+            "peer connection %s rejected: %s",
+            conn.describe(),
+            reason,
+        )
 
     def _frame_received(self, conn: PeerConnection, body: bytes) -> None:
         peer = conn.peer_id

@@ -41,6 +41,12 @@ NODE_FAMILIES = {
     "raftstore_request_duration_seconds",
     "raftstore_proposals",
     "raftstore_journal_fsync_duration_seconds",
+    "raftstore_apply_duration_seconds",
+    "raftstore_snapshots",
+    "raftstore_snapshot_bytes",
+    "raftstore_replica_moves",
+    "raftstore_peer_tls_failures",
+    "raftstore_peer_rejections",
 }
 
 
@@ -119,6 +125,7 @@ def test_counters_move_after_puts(cluster: Cluster) -> None:
     assert moved("raftstore_proposals_total", kind="write") >= 5
     assert moved("raftstore_journal_fsync_duration_seconds_count") >= 5
     assert moved("raftstore_group_applied_index") >= 5 * 3  # every replica applied them
+    assert moved("raftstore_apply_duration_seconds_count") >= 5 * 3
 
 
 def test_histograms_are_valid_exposition(cluster: Cluster) -> None:

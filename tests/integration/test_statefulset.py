@@ -55,8 +55,8 @@ def entry_point() -> list[str]:
 class PodEnv:
     """Builds a pod's environment from the StatefulSet, its ConfigMap and its Secret."""
 
-    def __init__(self, root: Path) -> None:
-        docs = manifests()
+    def __init__(self, root: Path, rendered: dict[str, Any] | None = None) -> None:
+        docs = rendered or manifests()
         self.sts, self.config_map, self.secret = (
             docs["StatefulSet"],
             docs["ConfigMap"],
@@ -79,6 +79,7 @@ class PodEnv:
     def _mounts(self, ordinal: int) -> dict[str, Path]:
         local = {"data": self.root / f"pod-{ordinal}" / "data", "secret": self.root / "secret"}
         local["tmp"] = self.root / f"pod-{ordinal}" / "tmp"
+        local["tls"] = self.root / "tls"  # the chart's TLS Secret (tls.enabled)
         return {m["mountPath"]: local[m["name"]] for m in self.container["volumeMounts"]}
 
     def _field(self, path: str, ordinal: int) -> str:
@@ -99,7 +100,16 @@ class PodEnv:
         return {**env, **self._test_overrides(env, ordinal), **extra}
 
     def _local_path(self, value: str, ordinal: int) -> str:
-        """A path under one of the pod's volume mounts, moved to its local folder."""
+        """A path under one of the pod's volume mounts, moved to its local folder (also the
+        paths in a JSON object such as RAFTSTORE_TLS)."""
+        if value.startswith("{"):
+            table = json.loads(value)
+            return json.dumps(
+                {
+                    k: self._local_path(v, ordinal) if isinstance(v, str) else v
+                    for k, v in table.items()
+                }
+            )
         for mount, local in sorted(self._mounts(ordinal).items(), key=lambda m: -len(m[0])):
             if value == mount or value.startswith(mount + "/"):
                 local.mkdir(parents=True, exist_ok=True)
@@ -229,3 +239,67 @@ def test_scaling_up_adds_a_pod_that_joins_and_draining_it_scales_down(
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+def test_pods_with_the_charts_tls_switch_form_a_cluster_over_tls(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The chart rendered with ``tls.enabled``: the pods get the TLS Secret and
+    ``RAFTSTORE_TLS``, form the cluster over TLS peer links, serve TLS clients only, and
+    their exec probes (the image's probe, which speaks TLS) pass."""
+    import importlib.util
+
+    from raftstore_client import TLS, RaftstoreError
+
+    from tests.pki import CA
+
+    spec = importlib.util.spec_from_file_location("render_chart", ROOT / "scripts/render_chart.py")
+    assert spec and spec.loader
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    values = yaml.safe_load((MANIFESTS.parent / "values.yaml").read_text())
+    values["tls"] = {"enabled": True, "secretName": "raftstore-tls"}
+    rendered = {d["kind"]: d for d in yaml.safe_load_all(render.render_chart(values)) if d}
+    root = tmp_path_factory.mktemp("statefulset-tls")
+    pod_env = PodEnv(root, rendered)
+    ca = CA.create(root / "pki")  # what cert-manager would put in the Secret
+    cert, key = ca.issue("pods", dns=("*.raftstore-peers.default.svc",))
+    (root / "tls").mkdir()
+    for name, source in (("tls.crt", cert), ("tls.key", key), ("ca.crt", ca.path)):
+        (root / "tls" / name).write_bytes(source.read_bytes())
+    procs = []
+    try:
+        for i in range(pod_env.replicas):
+            log = open(root / f"pod-{i}.log", "wb")  # noqa: SIM115
+            procs.append(
+                subprocess.Popen(
+                    entry_point(),
+                    env=process_env(pod_env.env(i)),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+            log.close()
+        hosts = [f"127.0.0.1:{pod_env.ports(i)[0]}" for i in range(pod_env.replicas)]
+        readiness = pod_env.container["readinessProbe"]["exec"]["command"]
+        assert readiness[:3] == ["python", "-m", "raftstore_node.probe"]
+        for i, address in enumerate(hosts):
+            cmd = [sys.executable, *readiness[1:], "--address", address]
+            env = process_env(pod_env.env(i))  # POD_NAME: the certificate's name is checked
+
+            def ready(cmd: list[str] = cmd, env: dict[str, str] = env) -> bool:
+                return subprocess.run(cmd, env=env, capture_output=True, timeout=30).returncode == 0
+
+            wait_until(ready, 90, f"{address} ready over TLS")
+        client_cert, client_key = ca.issue("client", ips=(), dns=("client.test",))
+        tls = TLS.from_files(ca.path, client_cert, client_key)
+        with Client(hosts, tls=tls, timeout=10) as client:
+            client.put(("test", "k8s", "tls"), {"pods": 3})
+            assert client.get(("test", "k8s", "tls")).bins == {"pods": 3}
+        with pytest.raises(RaftstoreError, match="SERVER_NOT_AVAILABLE"):
+            Client(hosts, timeout=2)  # plain text is refused
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()

@@ -112,6 +112,35 @@ def test_chart_values_change_the_rendering() -> None:
             kubernetes_validate.validate(d, KUBERNETES_VERSION, strict=True)
 
 
+def test_chart_tls_switch_passes_the_material_to_client_and_peer_ports() -> None:
+    values = {"clusterSecret": "x" * 32, "tls": {"enabled": True, "secretName": "rs-tls"}}
+    rendered = docs(render_chart.render_chart(values))
+    pod = rendered["StatefulSet"][0]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    table = json.loads(env["RAFTSTORE_TLS"])  # the [tls] table: client and peer ports
+    assert table == {
+        "cert_file": "/etc/raftstore/tls/tls.crt",
+        "key_file": "/etc/raftstore/tls/tls.key",
+        "ca_file": "/etc/raftstore/tls/ca.crt",
+        "client_auth": True,
+        "peer_server_name": "",
+    }
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "tls")
+    volume = next(v for v in pod["volumes"] if v["name"] == "tls")
+    assert mount["mountPath"] == "/etc/raftstore/tls" and volume["secret"]["secretName"] == "rs-tls"
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):  # gRPC probes lack TLS
+        assert container[probe]["exec"]["command"][:3] == ["python", "-m", "raftstore_node.probe"]
+    assert container["readinessProbe"]["exec"]["command"][-1] == "raftstore.ready"
+    for items in rendered.values():
+        for d in items:
+            kubernetes_validate.validate(d, KUBERNETES_VERSION, strict=True)
+    plain = committed()["StatefulSet"][0]["spec"]["template"]["spec"]["containers"][0]
+    assert "grpc" in plain["readinessProbe"] and "RAFTSTORE_TLS" not in str(plain["env"])
+    with pytest.raises(render_chart.TemplateError, match=r"tls\.secretName is required"):
+        render_chart.render_chart({"clusterSecret": "x" * 32, "tls": {"enabled": True}})
+
+
 def test_chart_requires_a_cluster_secret() -> None:
     with pytest.raises(render_chart.TemplateError, match="clusterSecret is required"):
         render_chart.render_chart({})

@@ -178,3 +178,19 @@ def test_security_from_the_environment(tmp_path: Path, monkeypatch: pytest.Monke
     assert "first-pw" not in repr(security)
     with pytest.raises(ConfigError, match="security"):
         load_from_env({**pod_env(tmp_path), "RAFTSTORE_SECURITY": '{"enabled": "yes"}'})
+
+
+def test_tls_from_the_environment(tmp_path: Path) -> None:
+    """RAFTSTORE_TLS is the [tls] table: TLS on the client and peer ports of the pod."""
+    import json
+
+    from tests.pki import CA, tls_table
+
+    ca = CA.create(tmp_path / "pki")
+    table = tls_table(ca, "pod", peer_server_name="raftstore.test")
+    config = load_from_env({**pod_env(tmp_path), "RAFTSTORE_TLS": json.dumps(table)})
+    assert config.tls is not None and config.tls.client_auth
+    assert config.tls.peer_tls().server_name == "raftstore.test"
+    assert load_from_env(pod_env(tmp_path)).tls is None
+    with pytest.raises(ConfigError, match="tls"):
+        load_from_env({**pod_env(tmp_path), "RAFTSTORE_TLS": '{"cert_file": "/nonexistent"}'})

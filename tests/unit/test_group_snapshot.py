@@ -78,3 +78,39 @@ def test_a_replica_ahead_of_the_snapshot_keeps_its_rows(
     target.store.commit(Changes({("test", bytes(16)): b"newer"}, {}), 12)
     target._deserialize(path)
     assert target.store.get("test", bytes(16)) == b"newer" and target.store.applied_index() == 12
+
+
+def test_snapshot_events_reach_the_metrics_counters(
+    replicas: tuple[GroupReplica, GroupReplica], tmp_path: Path
+) -> None:
+    from raftstore_node import metrics
+
+    from raftstore.replication import group as replica_group
+
+    def value(family: str, event: str) -> float:
+        return metrics.REGISTRY.get_sample_value(family, {"event": event}) or 0.0
+
+    before = {
+        (f, e): value(f, e)
+        for f in ("raftstore_snapshots_total", "raftstore_snapshot_bytes_total")
+        for e in ("taken", "sent", "installed")
+    }
+    source, target = replicas
+    source.store.commit(Changes({("test", bytes(range(16))): b"rec"}, {b"c": b"s"}), 40)
+    path = tmp_path / "snap"
+    replica_group.on_snapshot = metrics.observe_snapshot
+    try:
+        source._serialize(str(path), ((b"", 40, 3), (b"", 39, 3), {Node("n1"), Node("n2")}))
+        target._deserialize(str(path))
+        data = path.read_bytes()
+        send = source.transport.send  # a leader sends a snapshot in chunks
+        send(Node("n2"), {"type": "append_entries", "serialized": (data[:10], True, False)})
+        send(Node("n2"), {"type": "append_entries", "serialized": (data[10:], False, True)})
+    finally:
+        replica_group.on_snapshot = None
+    size = path.stat().st_size
+    for event in ("taken", "installed", "sent"):
+        count = value("raftstore_snapshots_total", event)
+        assert count == before[("raftstore_snapshots_total", event)] + 1, event
+        got = value("raftstore_snapshot_bytes_total", event)
+        assert got == before[("raftstore_snapshot_bytes_total", event)] + size

@@ -174,3 +174,141 @@ def test_a_blocked_peer_neither_sends_nor_receives() -> None:
         await b.stop()
 
     run(scenario())
+
+
+# --- TLS -------------------------------------------------------------------------------
+
+
+def _peer_tls(ca: Any, who: str, trust: Any, *, mutual: bool = True, name: str = "") -> Any:
+    from raftstore_node.tls import from_toml
+
+    from tests.pki import tls_table
+
+    table = tls_table(ca, who, client_auth=mutual, peer_server_name=name)
+    table["ca_file"] = str(trust.path)
+    settings = from_toml(table, Path("/"))
+    assert settings is not None
+    return settings.peer_tls()
+
+
+async def tls_meshes(tls_a: Any, tls_b: Any) -> tuple[PeerMesh, PeerMesh, Recorder, Recorder]:
+    ports = {"a": free_port(), "b": free_port()}
+    peers = {n: ("127.0.0.1", p) for n, p in ports.items()}
+    ra, rb = Recorder(), Recorder()
+    meshes = [
+        PeerMesh(
+            node_id=n,
+            listen=peers[n],
+            peers=peers,
+            secret=b"s" * 32,
+            cluster_id="c",
+            handler=r,
+            tls=t,
+        )
+        for n, r, t in (("a", ra, tls_a), ("b", rb, tls_b))
+    ]
+    for m in meshes:
+        await m.start()
+    return meshes[0], meshes[1], ra, rb
+
+
+def test_peers_connect_over_mutual_tls(tmp_path: Path) -> None:
+    from tests.pki import CA
+
+    ca = CA.create(tmp_path)
+
+    async def scenario() -> None:
+        a, b, ra, rb = await tls_meshes(_peer_tls(ca, "a", ca), _peer_tls(ca, "b", ca))
+        await until(lambda: ra.up == ["b"] and rb.up == ["a"])
+        assert b.send("a", "test/0", {"type": "x", "v": "over tls"})
+        await until(lambda: ra.messages == [("b", "test/0", {"type": "x", "v": "over tls"})])
+        assert a.tls_failures == b.tls_failures == 0
+        await a.stop()
+        await b.stop()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("who", ["dialer", "acceptor"])
+def test_a_peer_with_a_certificate_of_another_ca_is_refused_and_logged(
+    tmp_path: Path, who: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """b (the greater id) dials a. The odd one has a certificate of another CA (and trusts
+    only that CA): the other side's TLS handshake refuses it, logs and counts it."""
+    from tests.pki import CA
+
+    good, bad = CA.create(tmp_path / "good"), CA.create(tmp_path / "bad")
+    odd = _peer_tls(bad, "odd", bad)
+    tls_a, tls_b = (_peer_tls(good, "a", good), odd) if who == "dialer" else (odd, None)
+    if tls_b is None:
+        tls_b = _peer_tls(good, "b", good)
+
+    async def scenario() -> None:
+        a, b, ra, rb = await tls_meshes(tls_a, tls_b)
+        await until(lambda: a.tls_failures >= 1 and b.tls_failures >= 1)
+        await asyncio.sleep(0.3)
+        assert ra.up == [] and rb.up == [] and a.security_events == b.security_events == 0
+        await a.stop()
+        await b.stop()
+
+    with caplog.at_level("WARNING", logger="raftstore.replication.mesh"):
+        run(scenario())
+    refusals = [r for r in caplog.records if "TLS handshake failed" in r.getMessage()]
+    assert refusals, caplog.text
+    assert any("CERTIFICATE_VERIFY_FAILED" in r.getMessage() or "certificate" in
+               r.getMessage().lower() for r in refusals)  # fmt: skip
+
+
+def test_a_plain_tcp_peer_is_refused_by_a_tls_mesh(tmp_path: Path) -> None:
+    from tests.pki import CA
+
+    ca = CA.create(tmp_path)
+
+    async def scenario() -> None:
+        a, b, ra, rb = await tls_meshes(_peer_tls(ca, "a", ca), None)  # b speaks plain TCP
+        await until(lambda: a.tls_failures >= 1)
+        assert ra.up == [] and rb.up == []
+        await a.stop()
+        await b.stop()
+
+    run(scenario())
+
+
+def test_the_peer_certificate_must_name_the_configured_server_name(tmp_path: Path) -> None:
+    """With peer_server_name the dialer checks that name, not the address's host."""
+    from tests.pki import CA
+
+    ca = CA.create(tmp_path)
+
+    async def scenario(name: str) -> tuple[int, list[str]]:
+        a, b, _, rb = await tls_meshes(_peer_tls(ca, "a", ca), _peer_tls(ca, "b", ca, name=name))
+        await until(lambda: b.tls_failures >= 1 or rb.up == ["a"])
+        out = b.tls_failures, list(rb.up)
+        await a.stop()
+        await b.stop()
+        return out
+
+    assert run(scenario("other.example")) == (1, [])  # a's certificate names 127.0.0.1 only
+    assert run(scenario("127.0.0.1")) == (0, ["a"])
+
+
+def test_repeated_tls_failures_are_logged_once_per_interval(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.pki import CA
+
+    good, bad = CA.create(tmp_path / "good"), CA.create(tmp_path / "bad")
+
+    async def scenario() -> int:
+        a, b, _, _ = await tls_meshes(_peer_tls(good, "a", good), _peer_tls(bad, "b", bad))
+        await until(lambda: a.tls_failures >= 3, timeout=10)
+        failures = a.tls_failures
+        await a.stop()
+        await b.stop()
+        return failures
+
+    with caplog.at_level("WARNING", logger="raftstore.replication.mesh"):
+        failures = run(scenario())
+    on_a = [r for r in caplog.records if "TLS handshake failed" in r.getMessage()
+            and "unknown@" in r.getMessage()]  # fmt: skip
+    assert failures >= 3 and len(on_a) == 1, caplog.text

@@ -49,7 +49,9 @@ def fake_node(tmp_path: Path, groups: list[FakeGroup]) -> Any:
     config = SimpleNamespace(
         node_id="n1", cluster_id="c", members=[member, SimpleNamespace(id="n2")], data_dir=tmp_path
     )
-    mesh = SimpleNamespace(is_connected=lambda peer: peer == "n2")
+    mesh = SimpleNamespace(
+        is_connected=lambda peer: peer == "n2", tls_failures=3, security_events=2
+    )
     return SimpleNamespace(
         config=config, mesh=mesh, uptime=lambda: 5.0, groups={g.st["group_id"]: g for g in groups}
     )
@@ -69,6 +71,8 @@ def test_collector_reads_group_status_at_scrape_time(tmp_path: Path) -> None:
     assert values[("raftstore_group_applied_index", (("group", "test/0"),))] == 11
     assert values[("raftstore_store_keys", (("group", "test/0"),))] == 0  # no store: 0
     assert values[("raftstore_peer_connected", (("peer", "n2"),))] == 1
+    assert values[("raftstore_peer_tls_failures_total", ())] == 3
+    assert values[("raftstore_peer_rejections_total", ())] == 2
     assert values[("raftstore_data_dir_capacity_bytes", ())] > 0
     groups[0].st["commit_index"] = 20  # read again on the next scrape
     again = [s for f in collector.collect() for s in f.samples if s.labels.get("group") == "test/0"]

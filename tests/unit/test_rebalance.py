@@ -157,6 +157,12 @@ def assert_converged(cluster: TwinCluster, keys: list[Key]) -> None:
 
 
 def test_growing_three_to_five_moves_replicas_and_never_shrinks_a_group() -> None:
+    from raftstore_node.metrics import REGISTRY
+
+    def moves(event: str) -> float:
+        return REGISTRY.get_sample_value("raftstore_replica_moves_total", {"event": event}) or 0
+
+    before = {e: moves(e) for e in ("started", "completed", "removed")}
     cluster = TwinCluster(3)
     keys = write_records(cluster, 200)
 
@@ -175,6 +181,10 @@ def test_growing_three_to_five_moves_replicas_and_never_shrinks_a_group() -> Non
         for i in range(1, 6)
     }
     assert all(4 <= c <= 5 for c in per_node.values()), per_node  # 24 replicas over 5 nodes
+    moved = per_node["n4"] + per_node["n5"]
+    assert moves("started") - before["started"] >= moved  # every one placed by a move
+    assert moves("completed") - before["completed"] == moves("started") - before["started"]
+    assert moves("removed") - before["removed"] >= moved  # and one replica removed for each
 
 
 def test_draining_a_node_moves_its_replicas_away_and_drops_it_from_the_roster() -> None:
