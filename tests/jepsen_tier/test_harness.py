@@ -10,13 +10,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from raftstore_client import GenerationError, RecordNotFound, Timeout
+from raftstore_client import GenerationError, ReadMode, RecordNotFound, Timeout
 
 from tests.jepsen.checkers import Verdict
 from tests.jepsen.history import HistoryWriter, Op, OpType, pair_operations, read_jsonl
 from tests.jepsen.nemesis import FAMILIES, Fault, Nemesis, parse_nemeses, plan
 from tests.jepsen.recorder import Invocation, OpFailed, ProcessIds, Recorder, classify
-from tests.jepsen.runner import op_counts
+from tests.jepsen.runner import op_counts, run
 from tests.jepsen.workloads import (
     WORKLOADS,
     RegisterWorkload,
@@ -259,12 +259,13 @@ class FakeScanClient:
                 raise Timeout("no progress")
             yield SimpleNamespace(bins={"v": v})
 
-    def scan(self, namespace: str, set_name: str, bins: Any = None) -> Any:
-        self.calls.append(("scan", (namespace, set_name, bins)))
+    def scan(self, namespace: str, set_name: str, bins: Any = None, read_mode: Any = None) -> Any:
+        self.calls.append(("scan", (namespace, set_name, bins, read_mode)))
         return self._records()
 
     def query(self, namespace: str, set_name: str, **kwargs: Any) -> Any:
-        self.calls.append(("query", (namespace, set_name, kwargs["bin"], kwargs["between"])))
+        args = (namespace, set_name, kwargs["bin"], kwargs["between"], kwargs["read_mode"])
+        self.calls.append(("query", args))
         return self._records()
 
     def put(self, key: Any, bins: Any) -> None:
@@ -286,7 +287,9 @@ def test_set_scan_reads_return_the_set_and_a_read_that_breaks_is_recorded_failed
     assert workload.execute(client, Invocation("add", "scan", 3)) == 3
     assert client.calls[-1] == ("put", (("test", "s1", 3), {"v": 3}))
     assert workload.execute(client, Invocation("read", "scan")) == [3, 4, 5]
-    assert client.calls[-1][0] == ("scan" if workload_class is SetScanWorkload else "query")
+    kind, args = client.calls[-1]
+    assert kind == ("scan" if workload_class is SetScanWorkload else "query")
+    assert args[-1] is ReadMode.LINEARIZE  # ALLOW_REPLICA only for the negative control
     assert workload.replica_keys() == [("test", "s1", 3)]
     with HistoryWriter(tmp_path / "h.jsonl") as writer:
         broken = FakeScanClient([5, 3, 4], fail_after=2)
@@ -294,6 +297,12 @@ def test_set_scan_reads_return_the_set_and_a_read_that_breaks_is_recorded_failed
         done = recorder.run(Invocation("read", "scan"), workload.execute)
     assert done.type == OpType.FAIL and done.value is None  # not an empty read
     assert done.error == "Timeout(9)"
+
+
+def test_replica_reads_are_refused_for_a_workload_without_scans(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unsafe-replica-reads needs"):
+        run("register", "kill", 1.0, 1, tmp_path / "run", unsafe_replica_reads=True)
+    assert not (tmp_path / "run").exists()  # refused before anything started
 
 
 class FakeReplica:
