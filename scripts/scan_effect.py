@@ -12,9 +12,11 @@ loads ``--records`` records of set ``bench`` (keys 0..N-1, one 100-byte bin, as
 1. one full scan of the set alone: records/s;
 2. ``raftstore bench -w RU,50 -z 64`` over those keys for ``--seconds`` alone, then again
    while another process scans the set in a loop: ops/s before and during, their ratio,
-   p99, and the looping scans' records/s;
+   p99, and the looping scans' records/s; ``--rounds`` times, alternating (alone, during,
+   alone, during, ...), so that a change in the machine's other load hits both sides;
 3. single puts at c=16 against ``batch_write`` of 100 records at c=16 for
-   ``--batch-seconds`` each (``scripts/bench_batch.py``): records/s and their ratio.
+   ``--batch-seconds`` each (``scripts/bench_batch.py``): records/s, their ratio and, with
+   the nodes started here, node CPU per record (a figure other load does not distort).
 
 Every process it starts (nodes, bench, scanner) is stopped before it returns; each phase
 is bounded in time. ``--json`` adds one JSON line with every figure.
@@ -38,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_batch import run as write_rate  # noqa: E402
+from bench_batch import phase as write_phase  # noqa: E402
 from raftstore_client import AsyncClient, BatchWrite, Client  # noqa: E402
 
 from tests.jepsen.cluster import Cluster  # noqa: E402
@@ -153,7 +155,7 @@ def bench_during_scans(
             child.wait()
 
 
-def measure(hosts: list[str], args: argparse.Namespace) -> dict[str, Any]:
+def measure(hosts: list[str], args: argparse.Namespace, pids: list[int]) -> dict[str, Any]:
     figures: dict[str, Any] = {"records": args.records}
     if not args.skip_load:
         figures["load_records_s"] = round(load(hosts, args.records))
@@ -163,40 +165,35 @@ def measure(hosts: list[str], args: argparse.Namespace) -> dict[str, Any]:
     count, secs = scan_once(hosts)
     figures["scan_alone"] = {"records": count, "records_s": round(count / secs)}
     print(f"full scan alone: {count:,} records, {count / secs:,.0f} records/s", flush=True)
-    alone = bench(hosts, args.records, args.seconds, args.concurrency)
-    during, scans = bench_during_scans(hosts, args.records, args.seconds, args.concurrency)
-    scan_rate = scans["records"] / max(scans["seconds"], 1e-9)
-    figures.update(
-        bench_alone=alone,
-        bench_during_scan=during,
-        scanner=scans,
-        ratio=round(during["ops_s"] / alone["ops_s"], 3),
-    )
-    c = args.concurrency
-    print(
-        f"RU,50 c={c} alone:       {alone['ops_s']:,.0f} ops/s, p99 {alone['all']['p99_ms']:.0f} ms"
-    )
-    print(
-        f"RU,50 c={c} during scans: {during['ops_s']:,.0f} ops/s, p99 "
-        f"{during['all']['p99_ms']:.0f} ms; errors {during['errors'] or 0}"
-    )
-    print(f"ratio during/alone: {figures['ratio']:.2f}")
-    print(
-        f"looping scans meanwhile: {scans['records']:,} records in {scans['seconds']:.1f} s "
-        f"({scan_rate:,.0f} records/s, {scans['scans']} complete)",
-        flush=True,
-    )
-    figures["scanner"]["records_s"] = round(scan_rate)
-    figures.update(batch_vs_single(hosts, args))
+    rounds = [scan_round(hosts, args, r) for r in range(args.rounds)]
+    figures["rounds"] = rounds
+    figures["ratio"] = round(sum(r["ratio"] for r in rounds) / len(rounds), 3)
+    print(f"ratio during/alone, mean of {len(rounds)} round(s): {figures['ratio']:.2f}", flush=True)
+    figures.update(batch_vs_single(hosts, args, pids))
     return figures
 
 
-def batch_vs_single(hosts: list[str], args: argparse.Namespace) -> dict[str, Any]:
+def scan_round(hosts: list[str], args: argparse.Namespace, number: int) -> dict[str, Any]:
+    """RU,50 alone, then during looping scans: both summaries, the scanner's, the ratio."""
+    alone = bench(hosts, args.records, args.seconds, args.concurrency)
+    during, scans = bench_during_scans(hosts, args.records, args.seconds, args.concurrency)
+    scans["records_s"] = round(scans["records"] / max(scans["seconds"], 1e-9))
+    ratio = round(during["ops_s"] / alone["ops_s"], 3)
+    c = args.concurrency
+    print(
+        f"round {number + 1}: RU,50 c={c} alone {alone['ops_s']:,.0f} ops/s "
+        f"(p99 {alone['all']['p99_ms']:.0f} ms), during scans {during['ops_s']:,.0f} ops/s "
+        f"(p99 {during['all']['p99_ms']:.0f} ms, errors {during['errors'] or 0}); "
+        f"ratio {ratio:.2f}; scans meanwhile {scans['records_s']:,} records/s",
+        flush=True,
+    )
+    return {"bench_alone": alone, "bench_during_scan": during, "scanner": scans, "ratio": ratio}
+
+
+def batch_vs_single(hosts: list[str], args: argparse.Namespace, pids: list[int]) -> dict[str, Any]:
     c, n, secs = args.batch_concurrency, args.batch, args.batch_seconds
-    single = asyncio.run(write_rate(hosts, c, secs, None))
-    print(f"single puts, c={c}: {single:,.0f} records/s", flush=True)
-    batched = asyncio.run(write_rate(hosts, c, secs, n))
-    print(f"batch_write of {n}, c={c}: {batched:,.0f} records/s")
+    single = write_phase(hosts, pids, f"single puts, c={c}", c, secs, None)
+    batched = write_phase(hosts, pids, f"batch_write of {n}, c={c}", c, secs, n)
     print(f"batch/single: {batched / single:.1f}x", flush=True)
     return {
         "single_put_records_s": round(single),
@@ -210,6 +207,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per bench")
     parser.add_argument("--concurrency", type=int, default=64, help="RU,50 bench concurrency")
+    parser.add_argument("--rounds", type=int, default=2, help="alone/during pairs")
     parser.add_argument("--batch", type=int, default=100, help="records per batch_write")
     parser.add_argument("--batch-concurrency", type=int, default=16)
     parser.add_argument("--batch-seconds", type=float, default=10.0)
@@ -218,7 +216,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="also print every figure as JSON")
     parser.add_argument("--scanner", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    numbers = (args.records, args.seconds, args.concurrency, args.batch, args.batch_concurrency)
+    numbers = (
+        args.records,
+        args.seconds,
+        args.concurrency,
+        args.rounds,
+        args.batch,
+        args.batch_concurrency,
+    )
     if min(numbers) <= 0 or args.batch_seconds <= 0:
         parser.error("records, seconds, concurrency and batch sizes must be positive")
     if args.scanner and not args.hosts:
@@ -231,14 +236,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.scanner:
         return scanner(args.hosts.split(","), SCANNER_MAX_S)
     if args.hosts:
-        figures = measure(args.hosts.split(","), args)
+        figures = measure(args.hosts.split(","), args, [])
     else:
         with (
             tempfile.TemporaryDirectory(prefix="scan-effect-") as tmp,
             Cluster(Path(tmp), nodes=3) as cluster,
         ):
             cluster.wait_settled()
-            figures = measure(cluster.hosts, args)
+            pids = [p for p in (cluster.pid(n) for n in cluster.ids) if p]
+            figures = measure(cluster.hosts, args, pids)
     if args.json:
         print(json.dumps(figures))
     return 0
