@@ -2,6 +2,7 @@
 
     python -m tests.jepsen run --workload register --nemesis kill,pause,partition \\
         --time 30 --seed 7 --out /tmp/run [--unsafe-local-reads] [--concurrency 9]
+        [--unsafe-replica-reads]  # set-scan, set-query: the scans' negative control
 
 Schedule of `run` (every phase is bounded in time and stops by itself):
 
@@ -53,7 +54,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any, Final
 
-from raftstore_client import Client
+from raftstore_client import Client, ReadMode
 
 from tests.jepsen.checkers import Verdict, combine_verdicts, explain, to_jsonable
 from tests.jepsen.cluster import Cluster
@@ -81,6 +82,7 @@ MIN_OK_OPS: Final = 100
 MIN_OK_PER_FUNCTION: Final = 5
 MIN_OK_AFTER_HEAL: Final = 10
 PARTITION_GROUPS: Final = 8
+REPLICA_READ_WORKLOADS: Final = ("set-scan", "set-query")  # reads with a read mode to weaken
 WORKER_USER: Final = "jepsen"  # with --security
 LOUD_LOG_LEVELS: Final = ("ERROR", "CRITICAL")  # counted in results.json, for people
 
@@ -113,6 +115,7 @@ class RunOptions:
     concurrency: int | None = None  # default 3 per node
     node_args: tuple[str, ...] = ()
     unsafe_local_reads: bool = False
+    unsafe_replica_reads: bool = False  # set-scan/set-query read ALLOW_REPLICA (must be caught)
     security: bool = False  # access control on: workers log in as a read-write@test user
     warmup_s: float = 3.0
     post_heal_s: float = 5.0
@@ -221,6 +224,8 @@ def run(
     kinds = parse_nemeses(nemeses)
     if workload not in WORKLOADS:
         raise ValueError(f"unknown workload {workload!r}; expected one of {sorted(WORKLOADS)}")
+    if opts.unsafe_replica_reads and workload not in REPLICA_READ_WORKLOADS:
+        raise ValueError(f"--unsafe-replica-reads needs a workload of {REPLICA_READ_WORKLOADS}")
     if time_s < 0 or opts.workers() < 1:
         raise ValueError("time must be >= 0 and concurrency >= 1")
     out = Path(out_dir)
@@ -243,6 +248,8 @@ class _Run:
             set_name=f"j{seed}-{secrets.token_hex(3)}", concurrency=opts.workers(), nodes=opts.nodes
         )
         self.workload = make_workload(workload, self.config)
+        if opts.unsafe_replica_reads:
+            self.workload.read_mode = ReadMode.ALLOW_REPLICA  # type: ignore[attr-defined]
         self.phases: dict[str, float] = {}
         self.problems: list[str] = []  # every reason the run did not pass, for people
         self.errors: list[str] = []  # harness failures (RunExit.ERROR)
@@ -449,7 +456,11 @@ class _Run:
         clients: dict[str, Client] = {}
         for worker in workers:
             clients.setdefault(worker.recorder.node, worker.recorder.client)
-        keys = dict.fromkeys(self.config.key(inv.key) for inv in self.workload.final_reads())
+        replica_keys = getattr(self.workload, "replica_keys", None)
+        if replica_keys is not None:  # a workload of many records names the ones to compare
+            keys = dict.fromkeys(replica_keys())
+        else:
+            keys = dict.fromkeys(self.config.key(inv.key) for inv in self.workload.final_reads())
         return check_replicas(cluster, clients, keys, timeout=self.opts.final_timeout)
 
     def _copy_logs(self, cluster: Cluster) -> None:
@@ -595,6 +606,11 @@ def add_run_parser(subparsers: Any) -> None:
         help="start the nodes with the UNSAFE flag (negative control: must be caught)",
     )
     parser.add_argument(
+        "--unsafe-replica-reads",
+        action="store_true",
+        help="set-scan/set-query read from any replica (negative control: must be caught)",
+    )
+    parser.add_argument(
         "--node-arg",
         action="append",
         default=[],
@@ -624,6 +640,7 @@ def run_command(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             rate=args.rate,
             unsafe_local_reads=args.unsafe_local_reads,
+            unsafe_replica_reads=args.unsafe_replica_reads,
             security=args.security,
             check_time_limit=args.check_time_limit,
             keep_data=args.keep_data,

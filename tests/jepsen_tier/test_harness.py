@@ -10,14 +10,21 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from raftstore_client import GenerationError, RecordNotFound, Timeout
+from raftstore_client import GenerationError, ReadMode, RecordNotFound, Timeout
 
 from tests.jepsen.checkers import Verdict
 from tests.jepsen.history import HistoryWriter, Op, OpType, pair_operations, read_jsonl
 from tests.jepsen.nemesis import FAMILIES, Fault, Nemesis, parse_nemeses, plan
 from tests.jepsen.recorder import Invocation, OpFailed, ProcessIds, Recorder, classify
-from tests.jepsen.runner import op_counts
-from tests.jepsen.workloads import RegisterWorkload, SetWorkload, WorkloadConfig
+from tests.jepsen.runner import op_counts, run
+from tests.jepsen.workloads import (
+    WORKLOADS,
+    RegisterWorkload,
+    SetQueryWorkload,
+    SetScanWorkload,
+    SetWorkload,
+    WorkloadConfig,
+)
 from tests.jepsen.workloads.replicas import check_replicas
 from tests.jepsen.workloads.set import check_no_duplicates
 
@@ -237,6 +244,65 @@ def test_set_reads_are_periodic_across_workers_and_adds_are_unique() -> None:
     assert [inv.f for inv in invocations].count("read") == 1
     added = [inv.value for inv in invocations if inv.f == "add"]
     assert len(added) == len(set(added)) == len(invocations) - 1
+
+
+class FakeScanClient:
+    """Scans and queries that return records, or raise part-way (a read that failed)."""
+
+    def __init__(self, values: list[int], fail_after: int | None = None) -> None:
+        self.values, self.fail_after = values, fail_after
+        self.calls: list[tuple[str, Any]] = []
+
+    def _records(self) -> Any:
+        for i, v in enumerate(self.values):
+            if i == self.fail_after:
+                raise Timeout("no progress")
+            yield SimpleNamespace(bins={"v": v})
+
+    def scan(self, namespace: str, set_name: str, bins: Any = None, read_mode: Any = None) -> Any:
+        self.calls.append(("scan", (namespace, set_name, bins, read_mode)))
+        return self._records()
+
+    def query(self, namespace: str, set_name: str, **kwargs: Any) -> Any:
+        args = (namespace, set_name, kwargs["bin"], kwargs["between"], kwargs["read_mode"])
+        self.calls.append(("query", args))
+        return self._records()
+
+    def put(self, key: Any, bins: Any) -> None:
+        self.calls.append(("put", (key, bins)))
+
+
+@pytest.mark.parametrize("workload_class", [SetScanWorkload, SetQueryWorkload])
+def test_set_scan_reads_return_the_set_and_a_read_that_breaks_is_recorded_failed(
+    tmp_path: Path, workload_class: Any
+) -> None:
+    workload = workload_class(WorkloadConfig("s1", concurrency=3, nodes=3), read_interval=60)
+    assert workload.name in WORKLOADS
+    streams = [workload.worker_ops(w, random.Random(w)) for w in range(3)]
+    invocations = [next(s) for s in streams] + [s.send(None) for s in streams for _ in range(20)]
+    assert [inv.f for inv in invocations].count("read") == 1
+    added = [inv.value for inv in invocations if inv.f == "add"]
+    assert len(added) == len(set(added)) == len(invocations) - 1
+    client = FakeScanClient([5, 3, 4])
+    assert workload.execute(client, Invocation("add", "scan", 3)) == 3
+    assert client.calls[-1] == ("put", (("test", "s1", 3), {"v": 3}))
+    assert workload.execute(client, Invocation("read", "scan")) == [3, 4, 5]
+    kind, args = client.calls[-1]
+    assert kind == ("scan" if workload_class is SetScanWorkload else "query")
+    assert args[-1] is ReadMode.LINEARIZE  # ALLOW_REPLICA only for the negative control
+    assert workload.replica_keys() == [("test", "s1", 3)]
+    with HistoryWriter(tmp_path / "h.jsonl") as writer:
+        broken = FakeScanClient([5, 3, 4], fail_after=2)
+        recorder = Recorder(writer, 0, "n1", broken, ProcessIds(3))  # type: ignore[arg-type]
+        done = recorder.run(Invocation("read", "scan"), workload.execute)
+    assert done.type == OpType.FAIL and done.value is None  # not an empty read
+    assert done.error == "Timeout(9)"
+
+
+def test_replica_reads_are_refused_for_a_workload_without_scans(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unsafe-replica-reads needs"):
+        run("register", "kill", 1.0, 1, tmp_path / "run", unsafe_replica_reads=True)
+    assert not (tmp_path / "run").exists()  # refused before anything started
 
 
 class FakeReplica:

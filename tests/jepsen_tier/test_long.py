@@ -3,7 +3,8 @@
     RAFTSTORE_JEPSEN_MINUTES=5 RAFTSTORE_JEPSEN_SEED=1 \\
         RAFTSTORE_JEPSEN_OUT=/tmp/jepsen-long .venv/bin/python -m pytest -m slow tests/jepsen_tier
 
-Each of the 16 runs has ``RAFTSTORE_JEPSEN_MINUTES`` minutes of faults (default 5). With
+Each of the 36 runs (6 workloads, set-scan and set-query included, times 6 families) has
+``RAFTSTORE_JEPSEN_MINUTES`` minutes of faults (default 5). With
 ``RAFTSTORE_JEPSEN_OUT`` set, each run's directory (history, nemesis log, node logs,
 results.json) is kept as ``$RAFTSTORE_JEPSEN_OUT/<workload>-<family>``.
 """

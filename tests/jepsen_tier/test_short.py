@@ -1,5 +1,6 @@
 """The CI Jepsen tier: short runs on real node processes under kill, pause, partition,
-failpoints and membership changes (nodes joining, draining, dying mid-migration).
+failpoints and membership changes (nodes joining, draining, dying mid-migration), and
+set-scan / set-query runs whose reads are full scans / index range queries.
 
 Each run is ``TIME_S`` seconds of faults plus start-up, warm-up, healing, recovery and
 final reads (about 30 s in all). A run passes only if its checks are valid, the cluster
@@ -12,6 +13,8 @@ without the flag must pass. The scenario isolates the leader of a random group
 (``partition-leader``) for 30 s of faults with 18 workers (6 per node, so that enough
 reads reach the isolated node while its writes hang); it was caught on 10 of 10 seeds
 (see tests/jepsen/HARNESS.md), against 7 of 10 with the default 9 workers and 20 s.
+The scans' negative control reads at ALLOW_REPLICA (``unsafe_replica_reads``): stale
+replicas must be caught missing acknowledged elements.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ NEGATIVE_NEMESIS = "partition-leader"
 NEGATIVE_SEED = 3
 NEGATIVE_OPTIONS: dict[str, Any] = {"concurrency": 18}
 NEGATIVE_TIME_S = 30.0
+MIN_SCAN_READS = 10  # ok scans (queries) a set-scan run must judge
 
 
 def _run(
@@ -63,6 +67,36 @@ def test_a_short_run_under_faults_passes_every_check(
     assert result.results["plan"], "the nemesis planned no fault"
     assert result.results["nemesis_errors"] == 0
     assert _check_cli(result) == cli.ExitCode.OK
+
+
+@pytest.mark.parametrize(
+    ("workload", "nemesis", "seed"),
+    [
+        ("set-scan", "kill", 9),
+        ("set-scan", "partition", 4),
+        ("set-query", "partition", 4),
+    ],
+)
+def test_scans_and_index_queries_under_faults_miss_no_acknowledged_element(
+    tmp_path: Path, workload: str, nemesis: str, seed: int
+) -> None:
+    """Every ok scan (query) holds every element acknowledged before it began; failed
+    reads are recorded failed, and some reads must have run under the faults."""
+    result = _run(tmp_path, workload, nemesis, seed)
+    assert result.passed, summary(result)
+    assert result.results["plan"], "the nemesis planned no fault"
+    assert result.checks["set-full"].read_count >= MIN_SCAN_READS
+    assert _check_cli(result, "--model", "set-full") == cli.ExitCode.OK
+
+
+def test_scans_from_any_replica_are_caught_missing_acknowledged_elements(tmp_path: Path) -> None:
+    """The scans' negative control: the same reads at ALLOW_REPLICA (a cut-off replica
+    answers from its stale state) must be reported lost."""
+    result = _run(tmp_path, "set-scan", "partition-leader", 3, unsafe_replica_reads=True)
+    assert result.results["options"]["unsafe_replica_reads"] is True
+    assert result.verdict is Verdict.INVALID, summary(result)
+    assert result.checks["set-full"].lost_count > 0
+    assert _check_cli(result, "--model", "set-full") == cli.ExitCode.INVALID
 
 
 def test_a_short_run_with_security_on_passes_every_check(tmp_path: Path) -> None:

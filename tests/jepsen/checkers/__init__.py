@@ -1,7 +1,7 @@
 """Checkers of recorded histories; every result is a frozen dataclass with ``verdict``/``valid``.
 
 - `check_linearizability` (with the `MODELS` ``register`` and ``kv``): Wing-Gong/Lowe search.
-- `check_set`, `check_bank`, `check_counter`: workload invariants.
+- `check_set`, `check_set_full`, `check_bank`, `check_counter`: workload invariants.
 - `check_history` picks the checker by workload name (or `infer_workload`).
 - `to_jsonable` renders any result for results.json; `explain` gives a few readable lines.
 
@@ -19,6 +19,7 @@ from tests.jepsen.checkers.linearizability import (
 )
 from tests.jepsen.checkers.models import MODELS, KVModel, Model, ModelOp, RegisterModel
 from tests.jepsen.checkers.result import Verdict, combine_verdicts, to_jsonable
+from tests.jepsen.checkers.set_full import Missing, SetFullResult, check_set_full
 from tests.jepsen.checkers.sets import SetResult, check_set
 from tests.jepsen.checkers.workloads import (
     LINEARIZABLE_WORKLOADS,
@@ -41,9 +42,11 @@ __all__ = [
     "KVModel",
     "KeyResult",
     "LinearizabilityResult",
+    "Missing",
     "Model",
     "ModelOp",
     "RegisterModel",
+    "SetFullResult",
     "SetResult",
     "Verdict",
     "check_bank",
@@ -51,6 +54,7 @@ __all__ = [
     "check_history",
     "check_linearizability",
     "check_set",
+    "check_set_full",
     "combine_verdicts",
     "describe_operation",
     "explain",

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from tests.jepsen.checkers.bank import BankResult
 from tests.jepsen.checkers.linearizability import KeyResult, LinearizabilityResult
 from tests.jepsen.checkers.result import Verdict
+from tests.jepsen.checkers.set_full import SetFullResult
 from tests.jepsen.checkers.sets import SetResult
 from tests.jepsen.checkers.workloads import CheckResult
 from tests.jepsen.history import Operation
@@ -36,6 +37,8 @@ def explain(result: CheckResult, limit: int = 5) -> str:
         return "\n".join(_explain_key(k, limit) for k in result.keys if k.valid is False)
     if isinstance(result, SetResult):
         return _explain_set(result, limit)
+    if isinstance(result, SetFullResult):
+        return _explain_set_full(result, limit)
     if isinstance(result, BankResult):
         return _lines(
             f"{len(result.bad_reads)} bad read(s):",
@@ -80,6 +83,23 @@ def _explain_set(result: SetResult, limit: int) -> str:
         ("failed adds present", result.failed_present),
     ]
     lines = [f"{len(found)} {label}: {list(found[:limit])}" for label, found in parts if found]
+    return "\n".join(lines)
+
+
+def _explain_set_full(result: SetFullResult, limit: int) -> str:
+    parts = [
+        ("lost (acknowledged before a read began, missing from it)", result.lost),
+        ("unstable (returned by a read, missing from a later one)", result.unstable),
+        ("unexpected (read but never added)", result.unexpected),
+        ("failed adds present", result.failed_present),
+    ]
+    lines = [f"{len(found)} {label}: {list(found[:limit])}" for label, found in parts if found]
+    lines += [
+        f"  {m.element!r} ({m.how} at index {m.known_at}) missing from the read of process "
+        f"{m.read.process} [{m.read.invoke_index}-{m.read.complete_index}] "
+        f"({len(m.read.value)} elements)"
+        for m in result.missing_examples[:limit]
+    ]
     return "\n".join(lines)
 
 

@@ -1,7 +1,8 @@
 """Choosing the checker for a history: workload names, inference, and one dispatch call.
 
 Workloads: ``register`` and ``kv`` (linearizability against the model of that name),
-``set``, ``bank`` and ``counter``. `infer_workload` guesses from the functions invoked:
+``set``, ``set-full`` (every read judged, for scans and index queries), ``bank`` and
+``counter``. `infer_workload` guesses from the functions invoked:
 transfer means bank; read/write/cas register; get/put/append kv; add means set when ok
 reads return lists and counter when they return integers.
 """
@@ -18,17 +19,18 @@ from tests.jepsen.checkers.linearizability import (
     LinearizabilityResult,
     check_linearizability,
 )
+from tests.jepsen.checkers.set_full import SetFullResult, check_set_full
 from tests.jepsen.checkers.sets import SetResult, check_set
 from tests.jepsen.history import HistoryError, Op, OpType, is_client_event
 
 __all__ = ["LINEARIZABLE_WORKLOADS", "WORKLOADS", "CheckResult", "check_history", "infer_workload"]
 
-WORKLOADS: Final = ("register", "kv", "set", "bank", "counter")
+WORKLOADS: Final = ("register", "kv", "set", "set-full", "bank", "counter")
 LINEARIZABLE_WORKLOADS: Final = frozenset({"register", "kv"})
 _REGISTER: Final = frozenset({"read", "write", "cas"})
 _KV: Final = frozenset({"get", "put", "append"})
 
-CheckResult = LinearizabilityResult | SetResult | BankResult | CounterResult
+CheckResult = LinearizabilityResult | SetResult | SetFullResult | BankResult | CounterResult
 
 
 def infer_workload(history: Sequence[Op]) -> str:
@@ -78,6 +80,8 @@ def check_history(
         return check_linearizability(history, workload, time_limit)
     if workload == "set":
         return check_set(history)
+    if workload == "set-full":
+        return check_set_full(history)
     if workload == "counter":
         return check_counter(history, counter_initial)
     if workload == "bank":

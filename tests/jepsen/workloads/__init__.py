@@ -1,4 +1,5 @@
-"""The workloads of the Jepsen-style harness: register, set, bank, counter.
+"""The workloads of the Jepsen-style harness: register, set, set-scan, set-query, bank,
+counter.
 
 `make_workload(name, config)` builds one; see `base` for what a workload provides.
 """
@@ -13,6 +14,7 @@ from tests.jepsen.workloads.base import NAMESPACE, Workload, WorkloadConfig
 from tests.jepsen.workloads.counter import CounterWorkload
 from tests.jepsen.workloads.register import RegisterWorkload
 from tests.jepsen.workloads.set import SetWorkload
+from tests.jepsen.workloads.set_scan import SetQueryWorkload, SetScanWorkload
 
 __all__ = [
     "NAMESPACE",
@@ -20,6 +22,8 @@ __all__ = [
     "BankWorkload",
     "CounterWorkload",
     "RegisterWorkload",
+    "SetQueryWorkload",
+    "SetScanWorkload",
     "SetWorkload",
     "Workload",
     "WorkloadConfig",
@@ -29,6 +33,8 @@ __all__ = [
 WORKLOADS: Final[dict[str, Callable[[WorkloadConfig], Workload]]] = {
     "register": RegisterWorkload,
     "set": SetWorkload,
+    "set-scan": SetScanWorkload,
+    "set-query": SetQueryWorkload,
     "bank": BankWorkload,
     "counter": CounterWorkload,
 }

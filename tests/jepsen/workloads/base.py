@@ -12,6 +12,8 @@ A workload is an object with:
 - ``execute(client, invocation)``: run one operation with a pinned `Client` and return
   its ``ok`` value, or raise (see `tests.jepsen.recorder.classify`);
 - ``final_reads()``: the reads to run through every node after the cluster healed;
+- optionally ``replica_keys()``: the records ``replicas-converge`` compares across nodes
+  (default: the keys of the final reads);
 - ``check(history, time_limit)``: the checks of the history, by name;
 - ``describe()``: its parameters (checker arguments included) for results.json.
 
