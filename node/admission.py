@@ -60,6 +60,7 @@ class Limits:
     max_in_flight_per_group: int = 128
     max_in_flight_per_key: int = 16
     max_streams_per_connection: int = 128
+    max_in_flight_per_stream: int = 256  # commands under way on one KV Stream (stream.py)
     max_loop_lag_ms: int = 200
     min_free_bytes: int = 64 * 1024 * 1024
 

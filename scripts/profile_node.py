@@ -119,6 +119,7 @@ def main() -> int:
     p.add_argument("--duration", type=float, default=15)
     p.add_argument("--keys", type=int, default=10000)
     p.add_argument("--procs", type=int, default=2)
+    p.add_argument("--transport", choices=["stream", "unary"], default="stream")
     p.add_argument("--rate", type=int, default=97, help="py-spy samples per second")
     p.add_argument("--raw-dir", type=Path, help="keep the raw py-spy profiles here")
     args = p.parse_args()
@@ -183,6 +184,8 @@ def main() -> int:
                 str(args.duration),
                 "--warmup",
                 "0",
+                "--transport",
+                args.transport,
             ]
             out = subprocess.run([*bench, *run], capture_output=True, text=True, timeout=900)
             elapsed = time.monotonic() - started
