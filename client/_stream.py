@@ -1,10 +1,10 @@
 """One ``KV.Stream`` call to a node, multiplexing many commands (``AsyncClient``).
 
 ``execute`` queues a command under a fresh id; one writer task sends everything queued in
-one ``StreamRequest`` per write, one reader task hands each ``StreamResult`` to the
-command with its id. A command's error is raised as ``StreamFailure`` holding exactly
-the ``Translated`` its unary call would have produced, so the caller's retry,
-leader-hint and in-doubt rules apply unchanged:
+``StreamRequest`` messages of about ``MESSAGE_BYTES``, one reader task hands each
+``StreamResult`` to the command with its id. A command's error is raised as
+``StreamFailure`` holding exactly the ``Translated`` its unary call would have produced,
+so the caller's retry, leader-hint and in-doubt rules apply unchanged:
 
 - a ``StreamError`` (the node's answer for that command) is translated like the status
   and trailing metadata of a unary call;
@@ -41,6 +41,10 @@ KINDS = {
     "Operate": "operate",
 }
 MAX_IN_FLIGHT = 1024
+MAX_COMMAND_BYTES = 1024 * 1024
+"""A larger command goes as a unary call (``AsyncClient._attempt``): a message over the
+node's receive limit would end the whole stream, not just the command."""
+MESSAGE_BYTES = 1024 * 1024  # commands are packed into messages of about this size
 
 
 class StreamFailure(Exception):
@@ -64,10 +68,12 @@ class CommandStream:
         self.address = address
         self.metadata = metadata
         self.broken = False
+        self._retiring = False
         self._call = stub.Stream(metadata=metadata or None)  # no deadline: per command
         self._next_id = 1
         self._waiting: dict[int, tuple[asyncio.Future[Any], bool, asyncio.TimerHandle]] = {}
-        self._pending = kv_pb2.StreamRequest()
+        self._outgoing = [kv_pb2.StreamRequest()]  # the last one is being filled
+        self._filling = 0  # bytes of commands in the last one
         self._wake = asyncio.Event()
         self._room = asyncio.Semaphore(max_in_flight)
         self._writer = asyncio.ensure_future(self._write())
@@ -77,11 +83,16 @@ class CommandStream:
         """The response of ``method`` for ``request`` (a unary request message); raises
         ``StreamFailure``."""
         async with self._room:
-            if self.broken:
-                raise StreamFailure(self._unavailable("stream closed", write))
+            if self.broken or self._retiring:
+                raise StreamFailure(self._unavailable("stream closed", False))  # not sent
             cid = self._next_id
             self._next_id += 1
-            cmd = self._pending.commands.add(id=cid, timeout_ms=max(1, int(timeout * 1000)))
+            size = request.ByteSize()
+            if self._filling + size > MESSAGE_BYTES and self._outgoing[-1].commands:
+                self._outgoing.append(kv_pb2.StreamRequest())
+                self._filling = 0
+            self._filling += size
+            cmd = self._outgoing[-1].commands.add(id=cid, timeout_ms=max(1, int(timeout * 1000)))
             getattr(cmd, KINDS[method]).CopyFrom(request)
             loop = asyncio.get_running_loop()
             fut = loop.create_future()
@@ -97,7 +108,14 @@ class CommandStream:
         return getattr(result, kind)
 
     def close(self) -> None:
+        """End the stream now; commands still waiting fail (in doubt for writes)."""
         self._break("stream closed by the client")
+
+    def retire(self) -> None:
+        """Take no more commands; close once those waiting are answered."""
+        self._retiring = True
+        if not self._waiting:
+            self.close()
 
     # --- internals ----------------------------------------------------------------------
 
@@ -106,8 +124,11 @@ class CommandStream:
             while not self.broken:
                 await self._wake.wait()
                 self._wake.clear()
-                if self._pending.commands:
-                    batch, self._pending = self._pending, kv_pb2.StreamRequest()
+                while self._outgoing[0].commands:  # all queued, in messages of ~1 MiB
+                    batch = self._outgoing.pop(0)
+                    if not self._outgoing:
+                        self._outgoing.append(kv_pb2.StreamRequest())
+                        self._filling = 0
                     await self._call.write(batch)
         except asyncio.CancelledError:
             raise
@@ -124,6 +145,8 @@ class CommandStream:
                         entry[2].cancel()
                         if not entry[0].done():
                             entry[0].set_result(result)
+                        if self._retiring and not self._waiting:
+                            return
                     elif result.id == 0:  # the node could not read a message of ours
                         reason = f"the node could not read a message: {result.error.message}"
                         return
@@ -139,6 +162,8 @@ class CommandStream:
         if entry is not None and not entry[0].done():
             error = Timeout(f"{self.address}: no answer on the stream in time", in_doubt=entry[1])
             entry[0].set_exception(StreamFailure(Translated(error, None, False)))
+        if self._retiring and not self._waiting:
+            self.close()
 
     def _unavailable(self, reason: str, write: bool) -> Translated:
         return Translated(

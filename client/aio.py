@@ -28,7 +28,7 @@ from raftstore_client._session import (
     Session,
     SessionTokens,
 )
-from raftstore_client._stream import KINDS, CommandStream, StreamFailure
+from raftstore_client._stream import KINDS, MAX_COMMAND_BYTES, CommandStream, StreamFailure
 from raftstore_client.client import _CHANNEL_OPTIONS, parse_hosts
 from raftstore_client.tls import TLS
 from raftstore_client.types import Meta, Record
@@ -234,7 +234,9 @@ class AsyncClient:
         """One attempt of ``call`` at ``address``: on the node's stream when streaming,
         else a unary call; raises ``_Failed`` with the translated error either way."""
         self._channel(address)
-        if not (self.streaming and call.method in KINDS):
+        if not (
+            self.streaming and call.method in KINDS and call.request.ByteSize() <= MAX_COMMAND_BYTES
+        ):
             try:
                 return await getattr(self._stubs[address], call.method)(
                     call.request, timeout=timeout
@@ -261,12 +263,12 @@ class AsyncClient:
 
     def _stream(self, address: str) -> CommandStream:
         """This client's stream to ``address``: a new one if none, if it broke, or if it
-        was opened with an older token."""
+        was opened with an older token (that one closes once its commands are answered)."""
         stream = self._streams.get(address)
         metadata = (self._creds.pair(self._creds.token),) if self._creds is not None else ()
         if stream is None or stream.broken or stream.metadata != metadata:
             if stream is not None:
-                stream.close()
+                stream.retire()  # its commands in flight still get their answers
             stream = CommandStream(self._stubs[address], address, metadata)
             self._streams[address] = stream
         return stream

@@ -17,7 +17,8 @@ Each command runs through exactly the path of its unary RPC:
    (shedding per command), forwarding to the leader and leader hints, the result codes and
    the metrics are those of the unary call;
 3. its result or error is queued; one writer task sends everything queued in one
-   ``StreamResponse`` per write (many results per gRPC message when the node is busy).
+   ``StreamResponse`` per write (many results per gRPC message when the node is busy),
+   up to about ``MESSAGE_BYTES`` each.
 
 Back-pressure: at most ``limits.max_in_flight_per_stream`` commands of a stream are under
 way; the reader stops reading the stream while that many are, so the client's sends
@@ -61,6 +62,7 @@ COMMANDS: dict[str, tuple[str, Any, str]] = {
     "operate": ("Operate", kv_pb2.OperateRequest, "operate"),
 }
 
+MESSAGE_BYTES = 4 * 1024 * 1024  # results per StreamResponse: about this much at most
 _background: set[asyncio.Task[None]] = set()  # commands outliving their stream
 
 
@@ -157,13 +159,24 @@ class _Outbox:
             self._pending.append(result)
             self._ready.set()
 
+    def _take(self) -> list[kv_pb2.StreamResult]:
+        """The next message's results: all queued, or as many as fit ``MESSAGE_BYTES``
+        (at least one)."""
+        total = 0
+        for n, result in enumerate(self._pending):
+            total += result.ByteSize()
+            if total > MESSAGE_BYTES and n:
+                batch, self._pending = self._pending[:n], self._pending[n:]
+                return batch
+        batch, self._pending = self._pending, []
+        return batch
+
     async def run(self) -> None:
         """Write until closed and drained; a failed write closes the outbox."""
         try:
             while True:
                 if self._pending:
-                    batch, self._pending = self._pending, []
-                    await self._context.write(kv_pb2.StreamResponse(results=batch))
+                    await self._context.write(kv_pb2.StreamResponse(results=self._take()))
                 elif self.closed:
                     return
                 else:

@@ -14,8 +14,11 @@ shows each component's share of all samples over the three nodes. Alongside it:
   how many writes one entry carries);
 - node CPU (user + system, from /proc, the three nodes summed) per operation.
 
-py-spy is installed by `pip install py-spy` (not a test dependency). Keep the raw
-profiles with --raw-dir to open them elsewhere (e.g. speedscope, or `py-spy` flamegraphs).
+``--transport unary`` loads the nodes with one gRPC call per command instead of the KV
+stream; ``RAFTSTORE_EVENT_LOOP=asyncio`` in the environment runs the nodes on asyncio's
+loop instead of uvloop. py-spy is installed by `pip install py-spy` (not a test
+dependency). Keep the raw profiles with --raw-dir to open them elsewhere (e.g.
+speedscope, or `py-spy` flamegraphs).
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ COMPONENTS: list[tuple[str, tuple[str, ...]]] = [
         (
             "/node/services/",
             "/node/dispatch.py",
+            "/node/stream.py",
             "/node/parsing.py",
             "/node/convert.py",
             "/node/admission.py",
@@ -69,7 +73,10 @@ COMPONENTS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("gRPC", ("grpc/", "grpc_")),
-    ("event loop", ("asyncio/", "selectors.py", "threading.py", "concurrent/futures")),
+    (
+        "event loop",
+        ("asyncio/", "uvloop", "selectors.py", "threading.py", "concurrent/futures"),
+    ),
 ]
 
 
