@@ -10,6 +10,7 @@ node's receive limit, which gRPC refused unread: RECORD_TOO_BIG, not in doubt.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
@@ -43,9 +44,25 @@ def _metadata(e: grpc.RpcError) -> dict[str, str]:
 
 
 def translate(e: grpc.RpcError, *, write: bool, address: str) -> Translated:
-    md = _metadata(e)
     code: grpc.StatusCode = e.code()  # type: ignore[attr-defined]
     details = e.details() or code.name  # type: ignore[attr-defined]
+    return translate_status(code, details, _metadata(e), write=write, address=address)
+
+
+def translate_stream_error(err: Any, *, write: bool, address: str) -> Translated:
+    """A command's ``StreamError`` (kv.proto): what its unary call would have ended with."""
+    md = {RESULT_CODE_KEY: str(err.result_code)} if err.result_code else {}
+    if err.in_doubt:
+        md[IN_DOUBT_KEY] = "1"
+    if err.leader:
+        md[LEADER_KEY] = err.leader
+    code = _STATUS_BY_VALUE.get(err.grpc_status, grpc.StatusCode.UNKNOWN)
+    return translate_status(code, err.message or code.name, md, write=write, address=address)
+
+
+def translate_status(
+    code: grpc.StatusCode, details: str, md: dict[str, str], *, write: bool, address: str
+) -> Translated:
     hint = None
     if LEADER_KEY in md and "=" in md[LEADER_KEY]:
         node, _, addr = md[LEADER_KEY].partition("=")
@@ -69,3 +86,6 @@ def translate(e: grpc.RpcError, *, write: bool, address: str) -> Translated:
         # Like UNAVAILABLE: try another node (a write is in doubt, its retry exactly-once).
         return Translated(ServerNotAvailable(where, in_doubt=write), None, False)
     return Translated(ServerError(where, in_doubt=write), None, False)
+
+
+_STATUS_BY_VALUE = {s.value[0]: s for s in grpc.StatusCode}

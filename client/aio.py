@@ -28,6 +28,7 @@ from raftstore_client._session import (
     Session,
     SessionTokens,
 )
+from raftstore_client._stream import KINDS, MAX_COMMAND_BYTES, CommandStream, StreamFailure
 from raftstore_client.client import _CHANNEL_OPTIONS, parse_hosts
 from raftstore_client.tls import TLS
 from raftstore_client.types import Meta, Record
@@ -37,6 +38,7 @@ from raftstore.errors import (
     DeviceOverload,
     PartitionUnavailable,
     RaftstoreError,
+    ResultCode,
     SecurityError,
     ServerNotAvailable,
     Timeout,
@@ -70,8 +72,11 @@ class AsyncClient:
         tls: TLS | None = None,
         user: str | None = None,
         password: str | None = None,
+        streaming: bool = True,
     ) -> None:
         self.tls = tls
+        # single-record commands on one KV.Stream per node (False: one unary call each)
+        self.streaming = streaming
         self.timeout = timeout
         self.max_retries = max_retries
         self.read_mode = read_mode
@@ -82,6 +87,7 @@ class AsyncClient:
         self._table = PartitionTable(parse_hosts(hosts), pinned)
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[str, kv_pb2_grpc.KVStub] = {}
+        self._streams: dict[str, CommandStream] = {}
         self._refreshing: asyncio.Task[None] | None = None
         self._creds = Credentials(user, password or "") if user else None
         self._raw: dict[str, grpc.aio.Channel] = {}  # without the token (login)
@@ -169,6 +175,9 @@ class AsyncClient:
         raise ServerNotAvailable(f"no node answered with a partition map ({'; '.join(errors)})")
 
     async def close(self) -> None:
+        for stream in self._streams.values():
+            stream.close()
+        self._streams.clear()
         for ch in [*self._channels.values(), *self._raw.values()]:
             await ch.close()
         self._channels.clear()
@@ -201,14 +210,12 @@ class AsyncClient:
                 address = self._table.address_for(group, call.any_replica)
                 if call.mode is ReadMode.SESSION:
                     call.request.header.session_token = self.tokens.token(group)
-                self._channel(address)
-                method = getattr(self._stubs[address], call.method)
                 try:
-                    response = await method(
-                        call.request, timeout=state.remaining(self.attempt_timeout)
+                    response = await self._attempt(
+                        address, call, state.remaining(self.attempt_timeout)
                     )
-                except grpc.RpcError as e:
-                    t = translate(e, write=call.write, address=address)
+                except _Failed as f:
+                    t = f.translated
                     await self._learn(group, address, t)
                     delay = state.next_delay(t)
                     if delay is None:
@@ -222,6 +229,53 @@ class AsyncClient:
         finally:
             if call.seq and self.session is not None:
                 self.session.end(call.seq)
+
+    async def _attempt(self, address: str, call: _calls.Call, timeout: float) -> Any:
+        """One attempt of ``call`` at ``address``: on the node's stream when streaming,
+        else a unary call; raises ``_Failed`` with the translated error either way."""
+        self._channel(address)
+        if not (
+            self.streaming and call.method in KINDS and call.request.ByteSize() <= MAX_COMMAND_BYTES
+        ):
+            try:
+                return await getattr(self._stubs[address], call.method)(
+                    call.request, timeout=timeout
+                )
+            except grpc.RpcError as e:
+                raise _Failed(translate(e, write=call.write, address=address)) from None
+        stream = self._stream(address)
+        try:
+            return await stream.execute(call.method, call.request, call.write, timeout)
+        except StreamFailure as f:
+            t = f.translated
+        if (  # as AsyncAuthInterceptor: log in again once, then retry on a new stream
+            self._creds is not None
+            and t.error.code == ResultCode.NOT_AUTHENTICATED
+            and await self._relogin(self._token_of(stream))
+        ):
+            try:
+                return await self._stream(address).execute(
+                    call.method, call.request, call.write, timeout
+                )
+            except StreamFailure as f:
+                t = f.translated
+        raise _Failed(t)
+
+    def _stream(self, address: str) -> CommandStream:
+        """This client's stream to ``address``: a new one if none, if it broke, or if it
+        was opened with an older token (that one closes once its commands are answered)."""
+        stream = self._streams.get(address)
+        metadata = (self._creds.pair(self._creds.token),) if self._creds is not None else ()
+        if stream is None or stream.broken or stream.metadata != metadata:
+            if stream is not None:
+                stream.retire()  # its commands in flight still get their answers
+            stream = CommandStream(self._stubs[address], address, metadata)
+            self._streams[address] = stream
+        return stream
+
+    @staticmethod
+    def _token_of(stream: CommandStream) -> str:
+        return stream.metadata[0][1].removeprefix("Bearer ") if stream.metadata else ""
 
     async def _learn(self, group: str, address: str, t: Any) -> None:
         """Update routing after a failed attempt; answers about the record teach nothing."""
@@ -536,6 +590,14 @@ class AsyncClient:
             for i, rec in zip(positions, part, strict=True):
                 out[i] = rec
         return out
+
+
+class _Failed(Exception):
+    """An attempt failed: the error as translated at the transport boundary."""
+
+    def __init__(self, translated: Any) -> None:
+        super().__init__(translated.error.message)
+        self.translated = translated
 
 
 _DONE = object()

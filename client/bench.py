@@ -5,8 +5,10 @@ Workloads (as asbench's ``-w``):
     I            inserts of keys start, start + 1, ... (each worker takes the next key)
 
 Each of ``--concurrency`` workers (spread over ``--procs`` processes, asyncio inside each)
-issues one command at a time. After ``--warmup`` seconds it measures for ``--duration``
-seconds and prints a line per second, then throughput and p50/p99/p99.9 latency per kind.
+issues one command at a time, on ``AsyncClient``'s stream per node (``--transport unary``:
+one gRPC call per command, as stock clients). After ``--warmup`` seconds it measures for
+``--duration`` seconds and prints a line per second, then throughput and p50/p99/p99.9
+latency per kind.
 """
 
 from __future__ import annotations
@@ -61,6 +63,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preload", action="store_true", help="insert every key before measuring")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line")
     p.add_argument("--quiet", action="store_true", help="no per-second lines")
+    p.add_argument(
+        "--transport",
+        choices=["stream", "unary"],
+        default="stream",
+        help="commands on one KV.Stream per node (default) or one unary call each",
+    )
 
 
 @dataclass(slots=True)
@@ -138,6 +146,7 @@ async def _run_proc(args: argparse.Namespace, share: int, start_at: float) -> Ta
         args.hosts,
         timeout=args.timeout,
         read_mode=ReadMode[args.read_mode.upper()],
+        streaming=getattr(args, "transport", "stream") == "stream",
         **_credentials(args),
     )
     value = "v" * args.value_size
@@ -169,6 +178,7 @@ def summarize(args: argparse.Namespace, t: Tally) -> dict[str, Any]:
     out: dict[str, Any] = {
         "workload": args.workload_text,
         "concurrency": args.concurrency,
+        "transport": getattr(args, "transport", "stream"),
         "duration_s": args.duration,
         "ops_s": round(len(both) / args.duration, 1),
         "errors": t.errors,
@@ -185,7 +195,8 @@ def summarize(args: argparse.Namespace, t: Tally) -> dict[str, Any]:
 
 def _print_summary(s: dict[str, Any]) -> None:
     print(
-        f"\n{s['workload']}  concurrency {s['concurrency']}  {s['duration_s']:.0f}s: "
+        f"\n{s['workload']}  concurrency {s['concurrency']}  {s['transport']}  "
+        f"{s['duration_s']:.0f}s: "
         f"{s['ops_s']:.1f} ops/s  errors {s['errors'] or 0}"
     )
     for name in ("all", "read", "write"):

@@ -16,6 +16,8 @@ Raft). The bounds, all counted while a request is being served:
 - the event loop running late by more than ``max_loop_lag_ms`` (``LoopMonitor``) → new
   requests are answered DEVICE_OVERLOAD (18) until it catches up, so that the loop's time
   goes to Raft (heartbeats, votes, ReadIndex rounds) and to the requests already admitted;
+- per KV stream: ``max_in_flight_per_stream`` commands (``stream.py``: the stream is not
+  read further meanwhile; each command is admitted by the bounds above as a call);
 - free space on the data directory's file system below ``min_free_bytes`` → writes are
   answered OUT_OF_SPACE (8) before the journal or RocksDB run out of room (reads go on).
 
@@ -60,6 +62,7 @@ class Limits:
     max_in_flight_per_group: int = 128
     max_in_flight_per_key: int = 16
     max_streams_per_connection: int = 128
+    max_in_flight_per_stream: int = 256  # commands under way on one KV Stream (stream.py)
     max_loop_lag_ms: int = 200
     min_free_bytes: int = 64 * 1024 * 1024
 

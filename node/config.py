@@ -55,6 +55,7 @@ Example (``raftstore local`` writes one per node)::
     max_loop_lag_ms = 200      # event loop later than this: new requests shed
     max_elements = 20000       # list items + map entries per request (RECORD_TOO_BIG)
     max_streams_per_connection = 128
+    max_in_flight_per_stream = 256  # commands under way on one KV Stream (back-pressure)
     min_free_bytes = 67108864  # below it writes get OUT_OF_SPACE (8)
 
     [storage]                  # optional: RocksDB tuning (raftstore/storage/engine.py)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from raftstore.failpoints import FailpointError
@@ -82,7 +83,27 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="tests only: allow failpoints to be armed (also RAFTSTORE_FAILPOINTS)",
     )
+    p.add_argument(
+        "--event-loop",
+        choices=["auto", "uvloop", "asyncio"],
+        default=os.environ.get("RAFTSTORE_EVENT_LOOP", "auto"),
+        help="the node's event loop: uvloop (faster; the server extra installs it), "
+        "asyncio's own, or auto (default): uvloop when installed",
+    )
     return p
+
+
+def loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """The event loop ``--event-loop`` names; ConfigError for uvloop when not installed."""
+    if kind == "asyncio":
+        return asyncio.new_event_loop
+    try:
+        import uvloop
+    except ImportError:
+        if kind == "uvloop":
+            raise ConfigError("--event-loop uvloop: uvloop is not installed") from None
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop  # type: ignore[no-any-return]
 
 
 def configure_logging(level: str, fmt: str = "text") -> None:
@@ -140,7 +161,8 @@ def main(argv: list[str]) -> int:
         await node.run_until_stopped()
 
     try:
-        asyncio.run(run())
+        with asyncio.Runner(loop_factory=loop_factory(args.event_loop)) as runner:
+            runner.run(run())
     except (ConfigError, FailpointError) as e:
         print(f"raftstore node: configuration error: {e}", file=sys.stderr)
         return 2

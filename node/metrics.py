@@ -177,7 +177,7 @@ def _result_of(context: grpc.aio.ServicerContext, exc: BaseException | None) -> 
     return "CANCELLED" if isinstance(exc, asyncio.CancelledError) else "UNKNOWN"
 
 
-def _timed(command: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+def timed_command(command: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
     async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
         start = time.perf_counter()
         exc: BaseException | None = None
@@ -195,7 +195,8 @@ def _timed(command: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[..
 
 
 class MetricsInterceptor(grpc.aio.ServerInterceptor):
-    """Counts and times every unary KV call; other services pass through untouched."""
+    """Counts and times every unary KV call; other services pass through untouched (the
+    commands of a KV Stream are counted one by one by ``stream.py``)."""
 
     def __init__(self) -> None:
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
@@ -212,7 +213,7 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         wrapped = self._wrapped.get(method)
         if wrapped is None:
             wrapped = grpc.unary_unary_rpc_method_handler(
-                _timed(method[len(KV_PREFIX) :], handler.unary_unary),
+                timed_command(method[len(KV_PREFIX) :], handler.unary_unary),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )

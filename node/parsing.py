@@ -110,50 +110,73 @@ class RequestParser:
     ) -> None:
         """Register every method of ``service`` with ``servicer``'s implementation: unary
         ones return their response; server-streaming ones write theirs with
-        ``context.write`` and return None."""
+        ``context.write`` and return None; bidirectional ones (``KV.Stream``) receive the
+        raw messages, the context and this parser, and parse each command with ``parse``."""
         handlers = {}
         for m in service.methods:
+            method = f"/{service.full_name}/{m.name}"
+            serializer = message_factory.GetMessageClass(m.output_type).SerializeToString
+            behavior = getattr(servicer, m.name)
+            if m.client_streaming:
+                handlers[m.name] = grpc.stream_stream_rpc_method_handler(
+                    self._stream_handler(behavior),
+                    request_deserializer=None,
+                    response_serializer=serializer,
+                )
+                continue
             kind = (
                 grpc.unary_stream_rpc_method_handler
                 if m.server_streaming
                 else grpc.unary_unary_rpc_method_handler
             )
             handlers[m.name] = kind(
-                self._handler(
-                    getattr(servicer, m.name),
-                    message_factory.GetMessageClass(m.input_type),
-                    f"/{service.full_name}/{m.name}",
-                ),
+                self._handler(behavior, message_factory.GetMessageClass(m.input_type), method),
                 request_deserializer=None,  # raw bytes: parsed by the handler
-                response_serializer=message_factory.GetMessageClass(
-                    m.output_type
-                ).SerializeToString,
+                response_serializer=serializer,
             )
         server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(service.full_name, handlers),)
         )
         server.add_registered_method_handlers(service.full_name, handlers)
 
+    def parse(
+        self,
+        method: str,
+        request_type: Any,
+        raw: bytes,
+        metadata: Iterable[Any],
+        peer: Callable[[], str],
+    ) -> Any:
+        """Steps 1-3 above for one request: the parsed message, or RecordTooBig,
+        ParameterError, NotAuthenticated or RoleViolation."""
+        if len(raw) > self.limit:
+            raise RecordTooBig(
+                f"request of {len(raw)} bytes exceeds this node's limit of {self.limit}"
+            )
+        try:
+            request = request_type.FromString(raw)
+        except Exception as e:  # DecodeError, or a recursion limit of the parser
+            self.malformed.note(f"{method} from {peer()}: {e}")
+            raise ParameterError(f"malformed {request_type.__name__}: {e}") from None
+        if self.guard is not None:
+            self.guard.check(method, request, metadata)
+        return request
+
     def _handler(self, behavior: Behavior, request_type: Any, method: str) -> Behavior:
         async def handle(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
-            if len(raw) > self.limit:
-                await abort(
-                    context,
-                    RecordTooBig(
-                        f"request of {len(raw)} bytes exceeds this node's limit of {self.limit}"
-                    ),
-                )
             try:
-                request = request_type.FromString(raw)
-            except Exception as e:  # DecodeError, or a recursion limit of the parser
-                self.malformed.note(f"{method} from {context.peer()}: {e}")
-                await abort(context, ParameterError(f"malformed {request_type.__name__}: {e}"))
-            if self.guard is not None:
-                try:
-                    self.guard.check(method, request, context.invocation_metadata() or ())
-                except RaftstoreError as e:
-                    await abort(context, e)
+                request = self.parse(
+                    method, request_type, raw, context.invocation_metadata() or (), context.peer
+                )
+            except RaftstoreError as e:
+                await abort(context, e)
             request_size.set(len(raw))
             return await behavior(request, context)
+
+        return handle
+
+    def _stream_handler(self, behavior: Callable[..., Awaitable[None]]) -> Behavior:
+        async def handle(requests: Any, context: grpc.aio.ServicerContext) -> None:
+            await behavior(requests, context, self)
 
         return handle

@@ -14,8 +14,11 @@ shows each component's share of all samples over the three nodes. Alongside it:
   how many writes one entry carries);
 - node CPU (user + system, from /proc, the three nodes summed) per operation.
 
-py-spy is installed by `pip install py-spy` (not a test dependency). Keep the raw
-profiles with --raw-dir to open them elsewhere (e.g. speedscope, or `py-spy` flamegraphs).
+``--transport unary`` loads the nodes with one gRPC call per command instead of the KV
+stream; ``RAFTSTORE_EVENT_LOOP=asyncio`` in the environment runs the nodes on asyncio's
+loop instead of uvloop. py-spy is installed by `pip install py-spy` (not a test
+dependency). Keep the raw profiles with --raw-dir to open them elsewhere (e.g.
+speedscope, or `py-spy` flamegraphs).
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ COMPONENTS: list[tuple[str, tuple[str, ...]]] = [
         (
             "/node/services/",
             "/node/dispatch.py",
+            "/node/stream.py",
             "/node/parsing.py",
             "/node/convert.py",
             "/node/admission.py",
@@ -69,7 +73,10 @@ COMPONENTS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("gRPC", ("grpc/", "grpc_")),
-    ("event loop", ("asyncio/", "selectors.py", "threading.py", "concurrent/futures")),
+    (
+        "event loop",
+        ("asyncio/", "uvloop", "selectors.py", "threading.py", "concurrent/futures"),
+    ),
 ]
 
 
@@ -119,6 +126,7 @@ def main() -> int:
     p.add_argument("--duration", type=float, default=15)
     p.add_argument("--keys", type=int, default=10000)
     p.add_argument("--procs", type=int, default=2)
+    p.add_argument("--transport", choices=["stream", "unary"], default="stream")
     p.add_argument("--rate", type=int, default=97, help="py-spy samples per second")
     p.add_argument("--raw-dir", type=Path, help="keep the raw py-spy profiles here")
     args = p.parse_args()
@@ -183,6 +191,8 @@ def main() -> int:
                 str(args.duration),
                 "--warmup",
                 "0",
+                "--transport",
+                args.transport,
             ]
             out = subprocess.run([*bench, *run], capture_output=True, text=True, timeout=900)
             elapsed = time.monotonic() - started

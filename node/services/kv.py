@@ -29,9 +29,11 @@ from raftstore_node.batch import BatchServer
 from raftstore_node.dispatch import answer, deadline_of
 from raftstore_node.forwarder import RelayedError
 from raftstore_node.metrics import count_proposal
+from raftstore_node.parsing import RequestParser
 from raftstore_node.routing import Group
 from raftstore_node.scan import ScanServer
 from raftstore_node.stop_writes import grows
+from raftstore_node.stream import StreamServer
 
 from raftstore.commands import Read, Request, Result
 from raftstore.errors import (
@@ -107,6 +109,9 @@ class KVService(kv_pb2_grpc.KVServicer):
         self._operate = functools.partial(convert.operate_command, max_elements=n)
         self._scans = ScanServer(node.router, node.groups)
         self._batches = BatchServer(node, propose, self._convert)
+        self._streams = StreamServer(
+            self, node.admission.limits.max_in_flight_per_stream, node.log_unexpected
+        )
 
     # --- plumbing -------------------------------------------------------------------
 
@@ -301,6 +306,13 @@ class KVService(kv_pb2_grpc.KVServicer):
         self, request: kv_pb2.TruncateRequest, context: grpc.aio.ServicerContext
     ) -> Any:
         return await self._serve(context, lambda: self._batches.truncate(request, context))
+
+    async def Stream(
+        self, requests: Any, context: grpc.aio.ServicerContext, parser: RequestParser
+    ) -> None:
+        """Many single-record commands on one call, each run by the unary method above
+        (see ``raftstore_node.stream``)."""
+        await self._streams.serve(requests, context, parser)
 
     # --- batch ------------------------------------------------------------------------
 

@@ -50,7 +50,7 @@ import ssl
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import msgpack
 
@@ -156,8 +156,8 @@ class PeerConnection(asyncio.Protocol):
     # --- asyncio.Protocol -------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # asyncio's or uvloop's TCP transport (uvloop's is not an asyncio.Transport subclass)
+        self.transport = cast(asyncio.Transport, transport)
         self.describe()  # remember the address while the transport knows it
         if self.tls_pending and not self.tls_started:
             self.tls_started = True

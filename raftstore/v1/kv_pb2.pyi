@@ -469,3 +469,91 @@ class TruncateResponse(_message.Message):
     GROUPS_FIELD_NUMBER: _ClassVar[int]
     groups: _containers.RepeatedCompositeFieldContainer[GroupTruncation]
     def __init__(self, groups: _Optional[_Iterable[_Union[GroupTruncation, _Mapping]]] = ...) -> None: ...
+
+class StreamRequest(_message.Message):
+    __slots__ = ("commands",)
+    COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    commands: _containers.RepeatedCompositeFieldContainer[StreamCommand]
+    def __init__(self, commands: _Optional[_Iterable[_Union[StreamCommand, _Mapping]]] = ...) -> None: ...
+
+class StreamCommand(_message.Message):
+    __slots__ = ("id", "timeout_ms", "put", "get", "exists", "delete", "touch", "operate")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    PUT_FIELD_NUMBER: _ClassVar[int]
+    GET_FIELD_NUMBER: _ClassVar[int]
+    EXISTS_FIELD_NUMBER: _ClassVar[int]
+    DELETE_FIELD_NUMBER: _ClassVar[int]
+    TOUCH_FIELD_NUMBER: _ClassVar[int]
+    OPERATE_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    timeout_ms: int
+    put: PutRequest
+    get: GetRequest
+    exists: ExistsRequest
+    delete: DeleteRequest
+    touch: TouchRequest
+    operate: OperateRequest
+    def __init__(self, id: _Optional[int] = ..., timeout_ms: _Optional[int] = ..., put: _Optional[_Union[PutRequest, _Mapping]] = ..., get: _Optional[_Union[GetRequest, _Mapping]] = ..., exists: _Optional[_Union[ExistsRequest, _Mapping]] = ..., delete: _Optional[_Union[DeleteRequest, _Mapping]] = ..., touch: _Optional[_Union[TouchRequest, _Mapping]] = ..., operate: _Optional[_Union[OperateRequest, _Mapping]] = ...) -> None: ...
+
+class StreamError(_message.Message):
+    __slots__ = ("result_code", "message", "in_doubt", "leader", "grpc_status")
+    RESULT_CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    IN_DOUBT_FIELD_NUMBER: _ClassVar[int]
+    LEADER_FIELD_NUMBER: _ClassVar[int]
+    GRPC_STATUS_FIELD_NUMBER: _ClassVar[int]
+    result_code: int
+    message: str
+    in_doubt: bool
+    leader: str
+    grpc_status: int
+    def __init__(self, result_code: _Optional[int] = ..., message: _Optional[str] = ..., in_doubt: _Optional[bool] = ..., leader: _Optional[str] = ..., grpc_status: _Optional[int] = ...) -> None: ...
+
+class StreamResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[StreamResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[StreamResult, _Mapping]]] = ...) -> None: ...
+
+class StreamResult(_message.Message):
+    __slots__ = ("id", "write", "get", "exists", "operate", "error")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    WRITE_FIELD_NUMBER: _ClassVar[int]
+    GET_FIELD_NUMBER: _ClassVar[int]
+    EXISTS_FIELD_NUMBER: _ClassVar[int]
+    OPERATE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    write: WriteResponse
+    get: GetResponse
+    exists: ExistsResponse
+    operate: OperateResponse
+    error: StreamError
+    def __init__(self, id: _Optional[int] = ..., write: _Optional[_Union[WriteResponse, _Mapping]] = ..., get: _Optional[_Union[GetResponse, _Mapping]] = ..., exists: _Optional[_Union[ExistsResponse, _Mapping]] = ..., operate: _Optional[_Union[OperateResponse, _Mapping]] = ..., error: _Optional[_Union[StreamError, _Mapping]] = ...) -> None: ...
+
+class StreamRequestFrame(_message.Message):
+    __slots__ = ("commands",)
+    COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    commands: _containers.RepeatedCompositeFieldContainer[StreamCommandFrame]
+    def __init__(self, commands: _Optional[_Iterable[_Union[StreamCommandFrame, _Mapping]]] = ...) -> None: ...
+
+class StreamCommandFrame(_message.Message):
+    __slots__ = ("id", "timeout_ms", "put", "get", "exists", "delete", "touch", "operate")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    PUT_FIELD_NUMBER: _ClassVar[int]
+    GET_FIELD_NUMBER: _ClassVar[int]
+    EXISTS_FIELD_NUMBER: _ClassVar[int]
+    DELETE_FIELD_NUMBER: _ClassVar[int]
+    TOUCH_FIELD_NUMBER: _ClassVar[int]
+    OPERATE_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    timeout_ms: int
+    put: bytes
+    get: bytes
+    exists: bytes
+    delete: bytes
+    touch: bytes
+    operate: bytes
+    def __init__(self, id: _Optional[int] = ..., timeout_ms: _Optional[int] = ..., put: _Optional[bytes] = ..., get: _Optional[bytes] = ..., exists: _Optional[bytes] = ..., delete: _Optional[bytes] = ..., touch: _Optional[bytes] = ..., operate: _Optional[bytes] = ...) -> None: ...

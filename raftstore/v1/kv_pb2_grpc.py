@@ -84,6 +84,11 @@ class KVStub:
                 request_serializer=raftstore_dot_v1_dot_kv__pb2.TruncateRequest.SerializeToString,
                 response_deserializer=raftstore_dot_v1_dot_kv__pb2.TruncateResponse.FromString,
                 _registered_method=True)
+        self.Stream = channel.stream_stream(
+                '/raftstore.v1.KV/Stream',
+                request_serializer=raftstore_dot_v1_dot_kv__pb2.StreamRequest.SerializeToString,
+                response_deserializer=raftstore_dot_v1_dot_kv__pb2.StreamResponse.FromString,
+                _registered_method=True)
 
 
 class KVServicer:
@@ -153,6 +158,19 @@ class KVServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Stream(self, request_iterator, context):
+        """Many single-record commands in flight on one call (busy clients): each StreamRequest
+        carries commands, each StreamResponse the results of those that completed, in any
+        order, matched by the client-chosen id. Each command runs exactly as its unary RPC
+        (size limit, authorisation with the stream's `authorization`, admission, forwarding,
+        its own deadline); its error is a StreamError with the result code, not the call's
+        status. A stream that breaks cancels nothing already proposed: the client reports
+        the writes it had in flight in doubt. See node/stream.py.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KVServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -205,6 +223,11 @@ def add_KVServicer_to_server(servicer, server):
                     servicer.Truncate,
                     request_deserializer=raftstore_dot_v1_dot_kv__pb2.TruncateRequest.FromString,
                     response_serializer=raftstore_dot_v1_dot_kv__pb2.TruncateResponse.SerializeToString,
+            ),
+            'Stream': grpc.stream_stream_rpc_method_handler(
+                    servicer.Stream,
+                    request_deserializer=raftstore_dot_v1_dot_kv__pb2.StreamRequest.FromString,
+                    response_serializer=raftstore_dot_v1_dot_kv__pb2.StreamResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -477,6 +500,33 @@ class KV:
             '/raftstore.v1.KV/Truncate',
             raftstore_dot_v1_dot_kv__pb2.TruncateRequest.SerializeToString,
             raftstore_dot_v1_dot_kv__pb2.TruncateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Stream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/raftstore.v1.KV/Stream',
+            raftstore_dot_v1_dot_kv__pb2.StreamRequest.SerializeToString,
+            raftstore_dot_v1_dot_kv__pb2.StreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -130,14 +130,14 @@ def test_interceptor_labels_results_by_result_code_name() -> None:
 
     async def run() -> None:
         before_ok = _count("UnitOk", "OK")
-        assert await metrics._timed("UnitOk", ok)(None, FakeContext()) == "fine"
+        assert await metrics.timed_command("UnitOk", ok)(None, FakeContext()) == "fine"
         assert _count("UnitOk", "OK") == before_ok + 1
         context = FakeContext((("raftstore-result-code", "2"),))
         with pytest.raises(RuntimeError):
-            await metrics._timed("UnitErr", not_found)(None, context)
+            await metrics.timed_command("UnitErr", not_found)(None, context)
         assert _count("UnitErr", "KEY_NOT_FOUND") == 1
         with pytest.raises(RuntimeError):
-            await metrics._timed("UnitErr", not_found)(
+            await metrics.timed_command("UnitErr", not_found)(
                 None, FakeContext((), grpc.StatusCode.INTERNAL)
             )
         assert _count("UnitErr", "INTERNAL") == 1
