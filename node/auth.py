@@ -124,6 +124,9 @@ RULES: dict[str, Callable[[Any, str], tuple[Need, ...]] | None] = {
     "/raftstore.v1.KV/BatchGet": _batch,
     "/raftstore.v1.KV/Scan": lambda req, _u: ((Role.READ, req.namespace, req.set),),
     "/raftstore.v1.KV/BatchOperate": _batch_operate,
+    # Every command of a stream is checked as its unary method (Put, Get, ...) with the
+    # stream's token (stream.py); opening the stream grants nothing by itself.
+    "/raftstore.v1.KV/Stream": _fixed(ANY),
     "/raftstore.v1.Index/Query": lambda req, _u: ((Role.READ, req.scan.namespace, req.scan.set),),
     "/raftstore.v1.Index/ListIndexes": lambda req, _u: ((Role.READ, req.namespace, ""),),
     "/raftstore.v1.Index/CreateIndex": _fixed(SYS_ADMIN),
