@@ -88,14 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "uvloop", "asyncio"],
         default=os.environ.get("RAFTSTORE_EVENT_LOOP", "auto"),
         help="the node's event loop: uvloop (faster; the server extra installs it), "
-        "asyncio's own, or auto (default): uvloop when installed",
+        "asyncio's own, or auto (default): uvloop when installed, unless [tls] is on",
     )
     return p
 
 
-def loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop]:
-    """The event loop ``--event-loop`` names; ConfigError for uvloop when not installed."""
-    if kind == "asyncio":
+def loop_factory(kind: str, tls: bool = False) -> Callable[[], asyncio.AbstractEventLoop]:
+    """The event loop ``--event-loop`` names; ConfigError for uvloop when not installed.
+
+    ``auto`` takes asyncio's loop when the node runs TLS: the peer mesh upgrades accepted
+    connections with ``loop.start_tls``, and under uvloop 0.23 those peer links did not
+    form (tests/integration/test_peer_tls.py); ``--event-loop uvloop`` still forces it."""
+    if kind == "asyncio" or (kind == "auto" and tls):
         return asyncio.new_event_loop
     try:
         import uvloop
@@ -161,7 +165,8 @@ def main(argv: list[str]) -> int:
         await node.run_until_stopped()
 
     try:
-        with asyncio.Runner(loop_factory=loop_factory(args.event_loop)) as runner:
+        factory = loop_factory(args.event_loop, tls=config.tls is not None)
+        with asyncio.Runner(loop_factory=factory) as runner:
             runner.run(run())
     except (ConfigError, FailpointError) as e:
         print(f"raftstore node: configuration error: {e}", file=sys.stderr)

@@ -17,6 +17,8 @@ def test_auto_and_uvloop_choose_uvloop_asyncio_its_own() -> None:
     assert loop_factory("auto") is uvloop.new_event_loop
     assert loop_factory("uvloop") is uvloop.new_event_loop
     assert loop_factory("asyncio") is asyncio.new_event_loop
+    assert loop_factory("auto", tls=True) is asyncio.new_event_loop  # peer TLS: asyncio's
+    assert loop_factory("uvloop", tls=True) is uvloop.new_event_loop  # unless forced
     loop = loop_factory("auto")()
     try:
         assert isinstance(loop, uvloop.Loop)
