@@ -13,6 +13,7 @@ from raftstore_client import Client, RecordTooBig
 
 from raftstore.v1 import kv_pb2
 from raftstore.wire import value_to_pb
+from tests.integration.fuzz import Fuzzer
 from tests.integration.helpers import moved_terms, pb_key, settled_terms
 from tests.jepsen.cluster import Cluster
 
@@ -210,3 +211,35 @@ def test_the_largest_admitted_value_is_stored(shared_cluster: Cluster) -> None:
         big = list(range(19_000))  # under [limits] max_elements (20,000)
         client.put(("test", "hostile", "big-ok"), {"v": big})
         assert client.get(("test", "hostile", "big-ok")).bins["v"] == big
+
+
+def _fuzz(cluster: Cluster, seed: int, count: int) -> None:
+    """Descriptor-driven requests for every method of the client port (fuzz.py)."""
+    before = settled_terms(cluster)
+    fuzzer = Fuzzer(cluster.address("n1"), seed)
+    outcomes = fuzzer.run(count)
+    print(
+        f"\nseed {seed}: {count} requests, {len(fuzzer.by_method)} methods: "
+        f"{sorted(outcomes.items(), key=lambda kv: -kv[1])}"
+    )
+    assert len(fuzzer.by_method) >= 25, fuzzer.by_method  # every service was reached
+    bad = {c: n for c, n in outcomes.items() if c[0] in ("UNKNOWN", "INTERNAL")}
+    assert not bad, bad
+    unexplained = {c: n for c, n in outcomes.items() if c[0] != "OK" and c[1] is None}
+    assert not unexplained, unexplained  # every refusal carries a result code
+    for node in cluster.ids:
+        assert cluster.is_running(node), f"{node} died"
+        assert "Traceback" not in cluster.log_text(node), node
+    assert not moved_terms(before, cluster)
+
+
+def test_descriptor_driven_fuzzing_gets_result_codes_and_moves_no_leader(
+    fresh_cluster: Cluster,
+) -> None:
+    _fuzz(fresh_cluster, seed=1, count=400)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(2, 12))
+def test_descriptor_driven_fuzzing_many_seeds(fresh_cluster: Cluster, seed: int) -> None:
+    _fuzz(fresh_cluster, seed=seed, count=2000)
