@@ -147,11 +147,19 @@ class RaftstoreNode:
             cluster_id=self.config.cluster_id,
             handler=self,
             loop=loop,
+            batch=self.config.timing.peer_batch,
         )
         self.wal = WriteAheadLog(
             self.config.data_dir / "wal", fsync=self.config.fsync, failpoints=self.failpoints.hit
         )
         self.driver = RaftDriver(loop, self.wal)
+        if self.config.timing.quiesce:
+            self.driver.enable_quiesce(
+                send=self.send_node_message,
+                connected=lambda p: self.mesh.is_connected(p) and not self.mesh.is_blocked(p),
+                heartbeat=self.config.timing.heartbeat,
+                leader_lease=self.config.timing.leader_lease,
+            )
         self._loop = loop
         self.router = Router(self.config, self.groups, self.placement, self.leaders)
         self.forwarder = Forwarder(self.config, self.mesh.is_blocked)
@@ -342,10 +350,12 @@ class RaftstoreNode:
     def on_peer_up(self, peer_id: str) -> None:
         for group in self.groups.values():
             group.peer_up(peer_id)
+        self.driver.wake_all()
 
     def on_peer_down(self, peer_id: str) -> None:
         for group in self.groups.values():
             group.peer_down(peer_id)
+        self.driver.wake_all()
 
     async def _balance_leaders(self) -> None:
         """Hand leaderships back to their preferred replicas, one per round (balance.py)."""
@@ -391,6 +401,8 @@ class RaftstoreNode:
                 self.membership.on_state_message(peer_id, message)
             elif kind in ("rpc", "rpc_reply"):
                 self.peer_rpc.on_message(peer_id, message)
+            elif kind is not None:
+                self.driver.on_node_message(peer_id, message)
             return
         group = self.groups.get(gid)
         if group is None:
