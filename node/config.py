@@ -41,7 +41,7 @@ Example (``raftstore local`` writes one per node)::
     snapshot_entries = 20000
     snapshot_seconds = 600
     peer_batch = true          # one frame per peer per loop iteration for every group
-    quiesce = true             # idle groups stop ticking and per-group heartbeats
+    quiesce = false            # true: idle groups stop ticking (opt-in; see replication/DESIGN.md)
 
     [limits]                   # optional: admission bounds (see admission.py)
     max_in_flight = 256        # KV requests per node, beyond: DEVICE_OVERLOAD (18)

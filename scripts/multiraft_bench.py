@@ -2,6 +2,7 @@
 """Multi-raft costs of a node: idle CPU with many groups, and peer frames under load.
 
     .venv/bin/python scripts/multiraft_bench.py idle [--groups 64] [--seconds 20]
+        [--raft quiesce=true]
     .venv/bin/python scripts/multiraft_bench.py load [--groups 8] [--seconds 10]
         [--workload RU,50] [--concurrency 64]
 
@@ -17,9 +18,9 @@ every group to have a leader and a few quiet seconds, then
 
 The counters come from each node's Prometheus endpoint (``raftstore_peer_frames_sent_total``,
 ``raftstore_peer_messages_sent_total``, ``raftstore_groups_quiesced``).
-``--raft peer_batch=false`` / ``--raft quiesce=false`` start the nodes with multi-raft
-batching or quiescence off (``[raft]`` settings), for a before/after comparison in one
-sitting.
+``--raft peer_batch=false`` / ``--raft quiesce=true`` start the nodes with multi-raft
+batching off (on by default) or quiescence on (opt-in), ``[raft]`` settings, for a
+before/after comparison in one sitting.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ class RaftTiming:
     snapshot_entries: int = 20000
     snapshot_seconds: float = 600.0
     peer_batch: bool = True  # PeerMesh batching (see mesh.py); off only to compare
-    quiesce: bool = True  # idle groups are not ticked (see quiesce.py); off only to compare
+    quiesce: bool = False  # idle groups are not ticked (quiesce.py); opt-in, see DESIGN.md
 
 
 class GroupTransport(Transport):
@@ -437,10 +437,11 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
     def idle_leader(self, connected: Callable[[str], bool], now: float, recent: float) -> bool:
         """This replica leads, has nothing pending, and every follower is connected, heard
         from within ``recent`` and holds its whole (committed, applied) log."""
-        if not self.is_leader or self._busy():
-            return False
+        last = self.journal.last_index
+        if not self.is_leader or self.raftCommitIndex != last or self._busy():
+            return False  # (the cheap tests first: this runs after every tick)
         return leader_may_quiesce(
-            last_index=self.journal.last_index,
+            last_index=last,
             commit_index=self.raftCommitIndex,
             applied_index=self.raftLastApplied,
             followers=self.transport.node_ids(),

@@ -401,9 +401,11 @@ class PeerMesh:
             return False
         item = msgpack.packb([group_id, message], use_bin_type=True)
         if not conn.batch:
+            if not conn.send_frame(item):
+                return False
             self.counters.messages_sent += 1
             self.counters.frames_sent += 1
-            return conn.send_frame(item)
+            return True
         queue = self._outbox.setdefault(peer_id, [])
         size = self._outbox_bytes.get(peer_id, 0)
         if queue and (len(queue) >= MAX_BATCH_MESSAGES or size + len(item) > MAX_BATCH_BYTES):

@@ -61,6 +61,7 @@ def quiet_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]
         tmp_path_factory.mktemp("quiet"),
         nodes=3,
         partition_groups=GROUPS,
+        raft={"quiesce": True},
         node_args=["--enable-fault-injection"],
     ) as cluster:
         cluster.wait_ready(timeout=120)
