@@ -79,7 +79,7 @@ def test_idle_groups_quiesce_and_idle_cpu_drops(tmp_path: Path, quiet_cluster: C
     wait_until(lambda: all_quiesced(quiet_cluster), 30, "every group to quiesce")
     after = idle_cpu(quiet_cluster, 10.0)
     print(f"idle CPU per node, {GROUPS} groups: ticking {before:.1f}%, quiesced {after:.1f}%")
-    assert after < 0.6 * before, (before, after)
+    assert after < 0.7 * before, (before, after)  # measured: 0.45-0.47
 
 
 def test_after_a_long_idle_period_writes_and_linearizable_reads_are_prompt(
