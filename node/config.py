@@ -45,6 +45,8 @@ Example (``raftstore local`` writes one per node)::
     leader_lease = 1.0
     snapshot_entries = 20000
     snapshot_seconds = 600
+    peer_batch = true          # one frame per peer per loop iteration for every group
+    quiesce = false            # true: idle groups stop ticking (opt-in; see replication/DESIGN.md)
 
     [limits]                   # optional: admission bounds (see admission.py)
     max_in_flight = 256        # KV requests per node, beyond: DEVICE_OVERLOAD (18)
@@ -272,6 +274,8 @@ def _timing(raw: object) -> RaftTiming:
         raise ConfigError("raft.leader_lease must be above the heartbeat and at most election_min")
     if t.snapshot_entries < 100 or t.snapshot_seconds <= 0:
         raise ConfigError("raft.snapshot_entries must be >= 100 and snapshot_seconds > 0")
+    if type(t.peer_batch) is not bool or type(t.quiesce) is not bool:
+        raise ConfigError("raft.peer_batch and raft.quiesce must be true or false")
     return t
 
 

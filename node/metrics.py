@@ -7,6 +7,10 @@ Families (every name starts ``raftstore_``):
 | ``node_info`` | gauge (1) | node_id, cluster_id, version | config |
 | ``node_uptime_seconds`` | gauge | | node |
 | ``peer_connected`` | gauge 0/1 | peer | peer mesh |
+| ``peer_frames_sent_total``, ``peer_messages_sent_total`` | counter | | peer mesh (batches) |
+| ``peer_frames_received_total``, ``peer_messages_received_total`` | counter | | peer mesh |
+| ``peer_bad_frames_total`` | counter | | peer mesh: malformed frames dropped |
+| ``groups_quiesced`` | gauge | | raft driver: replicas here not ticked (idle) |
 | ``group_leader`` | gauge 0/1 | group | ``group.status()`` |
 | ``group_role`` | gauge 0/1 | group, role | ``group.status()`` |
 | ``group_term``, ``group_commit_index``, ``group_applied_index`` | gauge | group | status |
@@ -306,6 +310,23 @@ class NodeCollector:
             )
             refused.add_metric([], mesh.security_events)
             yield from (tls, refused)
+        counters = getattr(mesh, "counters", None)
+        if counters is not None:
+            for name, doc in (
+                ("frames_sent", "frames written to peers (each carries a batch of messages)"),
+                ("messages_sent", "Raft and node messages sent to peers"),
+                ("frames_received", "authenticated frames received from peers"),
+                ("messages_received", "messages received from peers"),
+                ("bad_frames", "authenticated frames dropped as malformed"),
+            ):
+                family = CounterMetricFamily(f"raftstore_peer_{name}", doc)
+                family.add_metric([], getattr(counters, name))
+                yield family
+        driver = getattr(self._node, "driver", None)
+        if driver is not None:
+            quiet = _gauge("groups_quiesced", "replicas hosted here that are quiesced")
+            quiet.add_metric([], driver.quiesced_count())
+            yield quiet
 
     def _group_families(self) -> Iterator[Metric]:
         leader = _gauge("group_leader", "1 when this replica leads its group", ["group"])

@@ -158,11 +158,19 @@ class RaftstoreNode:
             handler=self,
             loop=loop,
             tls=self.config.tls.peer_tls() if self.config.tls is not None else None,
+            batch=self.config.timing.peer_batch,
         )
         self.wal = WriteAheadLog(
             self.config.data_dir / "wal", fsync=self.config.fsync, failpoints=self.failpoints.hit
         )
         self.driver = RaftDriver(loop, self.wal)
+        if self.config.timing.quiesce:
+            self.driver.enable_quiesce(
+                send=self.send_node_message,
+                connected=lambda p: self.mesh.is_connected(p) and not self.mesh.is_blocked(p),
+                heartbeat=self.config.timing.heartbeat,
+                leader_lease=self.config.timing.leader_lease,
+            )
         self._loop = loop
         self.router = Router(self.config, self.groups, self.placement, self.leaders)
         self.forwarder = Forwarder(self.config, self.mesh.is_blocked)
@@ -376,11 +384,13 @@ class RaftstoreNode:
     def on_peer_up(self, peer_id: str) -> None:
         for group in self.groups.values():
             group.peer_up(peer_id)
+        self.driver.wake_all()
 
     def on_peer_down(self, peer_id: str) -> None:
         self._stopping_peers.discard(peer_id)  # a restarted peer is a new process
         for group in self.groups.values():
             group.peer_down(peer_id)
+        self.driver.wake_all()
 
     def _handoff_targets(self) -> set[str]:
         """Peers that may take a leadership now: connected, not cut off, not stopping."""
@@ -466,6 +476,8 @@ class RaftstoreNode:
                 self.membership.on_state_message(peer_id, message)
             elif kind in ("rpc", "rpc_reply"):
                 self.peer_rpc.on_message(peer_id, message)
+            elif kind is not None:
+                self.driver.on_node_message(peer_id, message)
             return
         group = self.groups.get(gid)
         if group is None:

@@ -22,6 +22,11 @@ write-ahead log (``wal.py``), and one fdatasync per round makes every group that
 While a sync is in flight the loop keeps serving requests and messages; proposals that
 arrive meanwhile join the group's next entry, and writes of every group join the next sync
 (group commit across groups). A failed write or sync stops the process (``fail_stop``).
+
+Idle groups are quiesced (``quiesce.py``, once ``enable_quiesce`` is called): a quiesced
+group is not ticked every ``tick_interval``; anything that marks it dirty wakes it, and
+every heartbeat interval the ``Quiescer`` sends the node-level quiet lists and wakes the
+quiesced groups that must tick again.
 """
 
 from __future__ import annotations
@@ -29,11 +34,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from raftstore.replication.group import GroupReplica
 from raftstore.replication.journal import JournalError
+from raftstore.replication.quiesce import QUIET, QUIET_ACK, Quiescer
 from raftstore.replication.wal import WalSyncToken, WriteAheadLog
 
 log = logging.getLogger(__name__)
@@ -54,10 +61,54 @@ class RaftDriver:
         self._timer: asyncio.TimerHandle | None = None
         self._stopped = False
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fsync")
+        self.quiescer: Quiescer | None = None
+        self._sweep_interval = 0.1
+        self._sweep_timer: asyncio.TimerHandle | None = None
+
+    def enable_quiesce(
+        self,
+        *,
+        send: Callable[[str, dict[str, Any]], Any],
+        connected: Callable[[str], bool],
+        heartbeat: float,
+        leader_lease: float,
+    ) -> None:
+        """Quiesce idle groups (see quiesce.py); call before ``start``."""
+        self.quiescer = Quiescer(
+            self._groups,
+            send=send,
+            connected=connected,
+            wake=self.mark_dirty,
+            heartbeat=heartbeat,
+            leader_lease=leader_lease,
+        )
+        self._sweep_interval = heartbeat
+
+    def on_node_message(self, peer_id: str, message: dict[str, Any]) -> bool:
+        """Handle a node-level ``quiet``/``quiet_ack`` message; False if it is another kind."""
+        kind = message.get("type")
+        if kind not in (QUIET, QUIET_ACK):
+            return False
+        if self.quiescer is not None:
+            if kind == QUIET:
+                self.quiescer.on_quiet(peer_id, message)
+            else:
+                self.quiescer.on_quiet_ack(peer_id, message)
+        return True
+
+    def wake_all(self) -> None:
+        """Wake every quiesced group (a peer connected or disconnected)."""
+        for group in list(self._groups.values()):
+            if group.quiet:
+                self.mark_dirty(group)
 
     @property
     def groups(self) -> dict[str, GroupReplica]:
         return self._groups
+
+    def quiesced_count(self) -> int:
+        """Groups of this node that are quiesced (not ticked)."""
+        return sum(1 for g in self._groups.values() if g.quiet)
 
     def add(self, group: GroupReplica) -> None:
         self._groups[group.group_id] = group
@@ -67,16 +118,22 @@ class RaftDriver:
         """Stop driving ``group`` (its replica is being closed)."""
         self._groups.pop(group.group_id, None)
         self._dirty.pop(group.group_id, None)
+        if self.quiescer is not None:
+            self.quiescer.forget(group.group_id)
         group.on_dirty = lambda g: None
 
     def start(self) -> None:
         self._timer = self._loop.call_later(self._tick_interval, self._periodic)
+        if self.quiescer is not None:
+            self._sweep_timer = self._loop.call_later(self._sweep_interval, self._sweep)
 
     def stop(self) -> None:
         """Stop ticking and make the WAL durable."""
         self._stopped = True
         if self._timer is not None:
             self._timer.cancel()
+        if self._sweep_timer is not None:
+            self._sweep_timer.cancel()
         self._pool.shutdown(wait=True)
         try:
             self._wal.sync()
@@ -84,6 +141,7 @@ class RaftDriver:
             log.exception("the final WAL sync failed")
 
     def mark_dirty(self, group: GroupReplica) -> None:
+        group.quiet = False  # any event wakes a quiesced group
         self._dirty[group.group_id] = group
         if not self._scheduled and not self._stopped:
             self._scheduled = True
@@ -92,9 +150,20 @@ class RaftDriver:
     def _periodic(self) -> None:
         if self._stopped:
             return
-        self._dirty.update(self._groups)
+        for gid, group in self._groups.items():
+            if not group.quiet:
+                self._dirty[gid] = group
         self._run()
         self._timer = self._loop.call_later(self._tick_interval, self._periodic)
+
+    def _sweep(self) -> None:
+        if self._stopped or self.quiescer is None:
+            return
+        try:
+            self.quiescer.sweep()
+        except Exception:
+            log.exception("quiescence sweep failed")
+        self._sweep_timer = self._loop.call_later(self._sweep_interval, self._sweep)
 
     def _run(self) -> None:
         self._scheduled = False
@@ -106,6 +175,8 @@ class RaftDriver:
             if group.journal.needs_sync:
                 continue  # ticked when the sync that covers it finishes
             self._tick(group)
+            if self.quiescer is not None and group.group_id in self._groups:
+                self.quiescer.after_tick(group)
         self._start_sync()
 
     def _start_sync(self) -> None:

@@ -42,7 +42,7 @@ from typing import Any
 from pysyncobj import SyncObj, SyncObjConf
 from pysyncobj.config import FAIL_REASON
 from pysyncobj.node import Node
-from pysyncobj.syncobj import _COMMAND_TYPE
+from pysyncobj.syncobj import _COMMAND_TYPE, _RAFT_STATE
 from pysyncobj.transport import Transport
 
 from raftstore.codec import decode_entry, encode_entry
@@ -50,6 +50,7 @@ from raftstore.commands import Entry, Read, Request, Result
 from raftstore.errors import PartitionUnavailable, RaftstoreError, ServerError, Timeout
 from raftstore.replication.journal import DurableJournal, JournalError, attach_journal
 from raftstore.replication.messages import check_message, trim_append_entries
+from raftstore.replication.quiesce import follower_may_quiesce, leader_may_quiesce
 from raftstore.replication.readindex import PROBE, PROBE_ACK, ReadBarrier, Waiter, probe_answer
 from raftstore.replication.snapshot import (
     ROWS,
@@ -102,6 +103,8 @@ class RaftTiming:
     leader_lease: float = 1.0
     snapshot_entries: int = 20000
     snapshot_seconds: float = 600.0
+    peer_batch: bool = True  # PeerMesh batching (see mesh.py); off only to compare
+    quiesce: bool = False  # idle groups are not ticked (quiesce.py); opt-in, see DESIGN.md
 
 
 class GroupTransport(Transport):
@@ -227,6 +230,7 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         # campaign: a fresh, empty replica's vote requests would only depose the leader.
         self._passive = False
         self._revived = False
+        self.quiet = False  # quiesced: not ticked (see quiesce.py)
         self._membership_pending = False
         self._election_max = timing.election_max
         self.directory = directory
@@ -435,6 +439,77 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
         deadline = time.monotonic() + self._election_max
         self._SyncObj__raftElectionDeadline = max(self._SyncObj__raftElectionDeadline, deadline)
 
+    # --- quiescence (quiesce.py) ---------------------------------------------------------
+
+    def _busy(self) -> bool:
+        """Work pending that only ticks complete (or a state that must keep ticking)."""
+        return bool(
+            self._pending
+            or self._barrier.pending
+            or self.transport.held
+            or self.journal.needs_sync
+            or self._membership_pending
+            or self._passive
+            or self._revived
+            or self._SyncObj__transferInProgress
+        )
+
+    def idle_leader(self, connected: Callable[[str], bool], now: float, recent: float) -> bool:
+        """This replica leads, has nothing pending, and every follower is connected, heard
+        from within ``recent`` and holds its whole (committed, applied) log."""
+        last = self.journal.last_index
+        if not self.is_leader or self.raftCommitIndex != last or self._busy():
+            return False  # (the cheap tests first: this runs after every tick)
+        return leader_may_quiesce(
+            last_index=last,
+            commit_index=self.raftCommitIndex,
+            applied_index=self.raftLastApplied,
+            followers=self.transport.node_ids(),
+            match={n.id: i for n, i in self._SyncObj__raftMatchIndex.items()},
+            heard=self.heard_times(),
+            connected=connected,
+            now=now,
+            recent=recent,
+        )
+
+    def follow_quietly(self, sender: str, term: int, index: int, now: float) -> bool:
+        """``sender`` leads this group quietly at (``term``, last ``index``): when this
+        follower agrees and has nothing pending, it quiesces and its election deadline moves
+        on as on a heartbeat. False (nothing changed) otherwise."""
+        ok = not self._busy() and follower_may_quiesce(
+            is_follower=self._SyncObj__raftState == _RAFT_STATE.FOLLOWER,
+            term=self.term,
+            leader_id=self.leader_id,
+            sender=sender,
+            quiet_term=term,
+            quiet_index=index,
+            last_index=self.journal.last_index,
+            commit_index=self.raftCommitIndex,
+            applied_index=self.raftLastApplied,
+        )
+        if ok:
+            timeout = self._SyncObj__generateRaftTimeout()
+            self._SyncObj__raftElectionDeadline = max(
+                self._SyncObj__raftElectionDeadline, now + timeout
+            )
+            self.quiet = True
+        return ok
+
+    def heard_times(self) -> dict[str, float]:
+        """On the leader: when each follower last answered (pysyncobj's check-quorum input)."""
+        return {n.id: t for n, t in self._SyncObj__lastResponseTime.items()}
+
+    def heard_from(self, peer_id: str, now: float) -> None:
+        """On a quiesced leader: ``peer_id`` vouched for this term (a quiet_ack), which
+        counts as a heartbeat response."""
+        node = Node(peer_id)
+        if node in self._SyncObj__lastResponseTime:
+            self._SyncObj__lastResponseTime[node] = now
+
+    def election_due(self, now: float) -> bool:
+        """A follower (or candidate) whose election deadline has passed."""
+        return not self.is_leader and self._SyncObj__raftElectionDeadline < now
+
     # --- membership ---------------------------------------------------------------------
 
     def change_members(self, *, add: str | None = None, remove: str | None = None) -> bool:
@@ -519,6 +594,7 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
                 fut.set_exception(NotLeader(self.group_id, self.leader_id))
 
         self._barrier.add(self.term, Waiter(commit, serve, fail))
+        self.on_dirty(self)  # wakes a quiesced leader: its tick re-probes a stalled round
         return fut
 
     def read_index(self) -> asyncio.Future[int]:
@@ -612,6 +688,7 @@ class GroupReplica(SyncObj):  # type: ignore[misc]
             return False
         outcome: list[int] = []
         self.transferLeadership(Node(node_id), lambda res, err: outcome.append(err))
+        self.on_dirty(self)
         return outcome == [FAIL_REASON.SUCCESS]
 
     def status(self) -> dict[str, Any]:

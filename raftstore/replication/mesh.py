@@ -15,9 +15,19 @@ a recorded handshake cannot be replayed. Each direction then derives its own ses
 
 Frames after the handshake: ``[u32 length][payload][16-byte tag]`` where the tag is keyed
 BLAKE2b over a per-direction frame counter and the payload, so frames cannot be forged,
-replayed, reordered or moved to another connection. The payload is msgpack
-``[group_id, message]`` (``group_id`` "" for node-level messages such as pings); only
-frames with a valid tag are decoded, and msgpack decodes plain data only.
+replayed, reordered or moved to another connection. Only frames with a valid tag are
+decoded, and msgpack decodes plain data only.
+
+Multi-raft batching: ``send`` does not write a frame; it queues ``[group_id, message]``
+(``group_id`` "" for node-level messages such as pings) for the peer, and the queue is
+flushed once per event-loop iteration (``call_soon``; a round of the raft driver is one
+callback) as ONE frame: a msgpack array of ``[group_id, message]`` pairs, every group's
+traffic to that peer together, in the order sent. A batch holds at most
+``MAX_BATCH_MESSAGES`` messages and ``MAX_BATCH_BYTES`` bytes (a larger message travels
+alone). The receiver checks the batch's shape before it delivers any of it, in order; a
+malformed frame is dropped whole and logged. Both sides announce ``batch`` in the
+handshake; to a peer that does not (an older version in a rolling upgrade) each message
+is its own frame with the payload ``[group_id, message]``, which is still accepted.
 
 Anything else (bad magic, wrong cluster, unknown node, bad MAC, oversized or truncated
 frames, garbage) closes the connection and is logged; the node keeps running.
@@ -60,6 +70,8 @@ MAGIC = b"RSPEER1\n"
 MAX_HANDSHAKE_FRAME = 1024
 MAX_FRAME = 64 * 1024 * 1024
 MAX_WRITE_BUFFER = 512 * 1024 * 1024
+MAX_BATCH_MESSAGES = 4096
+MAX_BATCH_BYTES = 4 * 1024 * 1024
 TAG_SIZE = 16
 HANDSHAKE_TIMEOUT = 5.0
 PING_INTERVAL = 0.5
@@ -151,6 +163,7 @@ class PeerConnection(asyncio.Protocol):
         self.tls_pending = mesh.tls is not None and not dialer  # acceptor: TLS not yet up
         self.tls_started = False
         self.peername = ""
+        self.batch = False  # both sides announced multi-raft batching in the handshake
         self._timeout = mesh.loop.call_later(HANDSHAKE_TIMEOUT, self._handshake_timeout)
 
     # --- asyncio.Protocol -------------------------------------------------------------
@@ -176,6 +189,7 @@ class PeerConnection(asyncio.Protocol):
                 "cluster": self.mesh.cluster_id,
                 "node": self.mesh.node_id,
                 "nonce": self.nonce,
+                "batch": self.mesh.batch,
             }
             self._write_plain(MAGIC + msgpack.packb(hello, use_bin_type=True))
 
@@ -314,13 +328,13 @@ class PeerConnection(asyncio.Protocol):
             self.state = "dropped"  # partitioned: ignore, let the handshake time out
             return
         self.peer_id, self.peer_nonce = peer, nonce
+        self.batch = self.mesh.batch and msg.get("batch") is True
         transcript = self._transcript(peer, self.mesh.node_id, nonce, self.nonce)
         mac = _mac(self.mesh.secret, b"acceptor", transcript)
-        self._write_plain(
-            msgpack.packb(
-                {"node": self.mesh.node_id, "nonce": self.nonce, "mac": mac}, use_bin_type=True
-            )
-        )
+        challenge = {"node": self.mesh.node_id, "nonce": self.nonce, "mac": mac}
+        if self.batch:
+            challenge["batch"] = True
+        self._write_plain(msgpack.packb(challenge, use_bin_type=True))
         self.state = "proof"
 
     def _on_challenge(self, body: bytes) -> None:
@@ -334,6 +348,7 @@ class PeerConnection(asyncio.Protocol):
         if not hmac.compare_digest(mac, _mac(self.mesh.secret, b"acceptor", transcript)):
             raise _HandshakeError("peer failed to prove the cluster secret")
         self.peer_nonce = nonce
+        self.batch = self.mesh.batch and msg.get("batch") is True
         self._write_plain(
             msgpack.packb({"mac": _mac(self.mesh.secret, b"dialer", transcript)}, use_bin_type=True)
         )
@@ -391,6 +406,7 @@ class PeerMesh:
         handler: MeshHandler,
         loop: asyncio.AbstractEventLoop | None = None,
         tls: PeerTLS | None = None,
+        batch: bool = True,
     ) -> None:
         if len(secret) < 16:
             raise ValueError("the cluster secret must be at least 16 bytes")
@@ -413,6 +429,13 @@ class PeerMesh:
         self._handshakes: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._on_frame_hook: Callable[[str, bytes], None] | None = None
+        self.batch = batch
+        # Per peer: the packed ``[group_id, message]`` pairs waiting for the next flush,
+        # and their size in bytes.
+        self._outbox: dict[str, list[bytes]] = {}
+        self._outbox_bytes: dict[str, int] = {}
+        self._flush_scheduled = False
+        self.counters = MeshCounters()
 
     async def start(self) -> None:
         host, port = self.listen_addr
@@ -446,13 +469,49 @@ class PeerMesh:
         return sorted(self._open)
 
     def send(self, peer_id: str, group_id: str, message: Any) -> bool:
-        """Queue a message for a peer; False if there is no open connection (message lost)."""
+        """Queue a message for a peer; False if there is no open connection (message lost).
+
+        To a peer that batches, the message leaves with every other message queued for it
+        in this event-loop iteration, as one frame (see the module's docstring)."""
         if peer_id in self.blocked:
             return False
         conn = self._open.get(peer_id)
         if conn is None:
             return False
-        return conn.send_frame(msgpack.packb([group_id, message], use_bin_type=True))
+        item = msgpack.packb([group_id, message], use_bin_type=True)
+        if not conn.batch:
+            if not conn.send_frame(item):
+                return False
+            self.counters.messages_sent += 1
+            self.counters.frames_sent += 1
+            return True
+        queue = self._outbox.setdefault(peer_id, [])
+        size = self._outbox_bytes.get(peer_id, 0)
+        if queue and (len(queue) >= MAX_BATCH_MESSAGES or size + len(item) > MAX_BATCH_BYTES):
+            self._flush_peer(peer_id)
+            queue, size = self._outbox.setdefault(peer_id, []), 0
+        queue.append(item)
+        self._outbox_bytes[peer_id] = size + len(item)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self.flush)
+        return True
+
+    def flush(self) -> None:
+        """Write every peer's queued messages now, one frame per peer."""
+        self._flush_scheduled = False
+        for peer_id in list(self._outbox):
+            self._flush_peer(peer_id)
+
+    def _flush_peer(self, peer_id: str) -> None:
+        items = self._outbox.pop(peer_id, None)
+        self._outbox_bytes.pop(peer_id, None)
+        conn = self._open.get(peer_id)
+        if not items or conn is None or peer_id in self.blocked:
+            return  # the connection closed (or was blocked) since: the messages are lost
+        if conn.send_frame(pack_batch(items)):
+            self.counters.frames_sent += 1
+            self.counters.messages_sent += len(items)
 
     def set_peers(self, peers: dict[str, tuple[str, int]]) -> None:
         """Change the peer set (the cluster's roster changed): dial new peers, close the
@@ -614,12 +673,60 @@ class PeerMesh:
         try:
             decoded = msgpack.unpackb(body, raw=False, use_list=False, strict_map_key=False)
         except Exception as e:
+            self.counters.bad_frames += 1
             log.warning("peer %s sent an undecodable frame (%s); dropped", peer, type(e).__name__)
             return
-        if not (isinstance(decoded, tuple) and len(decoded) == 2 and isinstance(decoded[0], str)):
+        items = unpack_frame(decoded)
+        if items is None:
+            self.counters.bad_frames += 1
             log.warning("peer %s sent a frame of unexpected shape; dropped", peer)
             return
-        group_id, message = decoded
-        if group_id == "":
-            return  # node-level: pings only keep the connection alive
-        self.handler.on_message(peer, group_id, message)
+        self.counters.frames_received += 1
+        self.counters.messages_received += len(items)
+        for group_id, message in items:
+            if group_id == "":
+                continue  # node-level: pings only keep the connection alive
+            if conn.closed or peer in self.blocked:
+                return  # closed or blocked while delivering: the rest is lost, as on a network
+            self.handler.on_message(peer, group_id, message)
+
+
+@dataclass(slots=True)
+class MeshCounters:
+    """What the mesh sent and received since it started (read by metrics and tests)."""
+
+    frames_sent: int = 0
+    messages_sent: int = 0
+    frames_received: int = 0
+    messages_received: int = 0
+    bad_frames: int = 0
+
+
+def pack_batch(items: list[bytes]) -> bytes:
+    """One batch frame's payload from packed ``[group_id, message]`` pairs: a msgpack array
+    header followed by the pairs (a valid msgpack array of them)."""
+    n = len(items)
+    if n < 16:
+        header = bytes((0x90 | n,))
+    elif n < 0x10000:
+        header = b"\xdc" + struct.pack(">H", n)
+    else:
+        header = b"\xdd" + struct.pack(">I", n)
+    return header + b"".join(items)
+
+
+def _is_pair(item: object) -> bool:
+    return isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+
+
+def unpack_frame(decoded: object) -> tuple[tuple[str, Any], ...] | None:
+    """The ``(group_id, message)`` pairs a decoded frame carries, in order, or None when its
+    shape is wrong. A frame is a batch (an array of 1..MAX_BATCH_MESSAGES pairs) or, from a
+    peer that does not batch, one pair; a batch with any malformed pair is refused whole."""
+    if not isinstance(decoded, tuple):
+        return None
+    if _is_pair(decoded):
+        return (decoded,)  # type: ignore[return-value]
+    if not 0 < len(decoded) <= MAX_BATCH_MESSAGES or not all(_is_pair(i) for i in decoded):
+        return None
+    return decoded
