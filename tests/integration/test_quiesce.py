@@ -76,7 +76,7 @@ def test_idle_groups_quiesce_and_idle_cpu_drops(tmp_path: Path, quiet_cluster: C
         time.sleep(3.0)
         assert not any(quiesced(ticking, n) for n in ticking.ids)
         before = idle_cpu(ticking, 10.0)
-    wait_until(lambda: all_quiesced(quiet_cluster), 30, "every group to quiesce")
+    wait_until(lambda: all_quiesced(quiet_cluster), 120, "every group to quiesce")
     after = idle_cpu(quiet_cluster, 10.0)
     print(f"idle CPU per node, {GROUPS} groups: ticking {before:.1f}%, quiesced {after:.1f}%")
     assert after < 0.7 * before, (before, after)  # measured: 0.45-0.47
@@ -85,7 +85,7 @@ def test_idle_groups_quiesce_and_idle_cpu_drops(tmp_path: Path, quiet_cluster: C
 def test_after_a_long_idle_period_writes_and_linearizable_reads_are_prompt(
     quiet_cluster: Cluster,
 ) -> None:
-    wait_until(lambda: all_quiesced(quiet_cluster), 30, "every group to quiesce")
+    wait_until(lambda: all_quiesced(quiet_cluster), 120, "every group to quiesce")
     terms = group_terms(quiet_cluster)
     time.sleep(3 * ELECTION_MAX)  # no per-group heartbeat for several election timeouts
     assert all_quiesced(quiet_cluster)
@@ -107,7 +107,7 @@ def test_after_a_long_idle_period_writes_and_linearizable_reads_are_prompt(
 
 
 def test_a_cut_off_leader_node_loses_its_quiesced_groups(quiet_cluster: Cluster) -> None:
-    wait_until(lambda: all_quiesced(quiet_cluster), 30, "every group to quiesce")
+    wait_until(lambda: all_quiesced(quiet_cluster), 120, "every group to quiesce")
     victim = max(quiet_cluster.ids, key=lambda n: len(led_by(quiet_cluster, n)))
     lost = led_by(quiet_cluster, victim)
     assert lost
@@ -136,7 +136,7 @@ def test_a_cut_off_leader_node_loses_its_quiesced_groups(quiet_cluster: Cluster)
 def test_killing_the_leader_node_of_quiesced_groups_elects_new_leaders(
     quiet_cluster: Cluster,
 ) -> None:
-    wait_until(lambda: all_quiesced(quiet_cluster), 60, "every group to quiesce")
+    wait_until(lambda: all_quiesced(quiet_cluster), 120, "every group to quiesce")
     victim = max(quiet_cluster.ids, key=lambda n: len(led_by(quiet_cluster, n)))
     lost = led_by(quiet_cluster, victim)
     assert lost
