@@ -130,6 +130,7 @@ def test_reflection_describes_the_kv_methods(shared_cluster: Cluster) -> None:
         "Scan",
         "BatchOperate",
         "Truncate",
+        "Stream",
     }
 
 
